@@ -1,0 +1,1 @@
+//! The NFQUEUE wire format: bytes in, typed values out; typed values in, bytes out. No I/O.

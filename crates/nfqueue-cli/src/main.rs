@@ -1,0 +1,2 @@
+//! The `nfqueue` command-line tool.
+fn main() {}
