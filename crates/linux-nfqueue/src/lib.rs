@@ -2,3 +2,7 @@
 #![deny(missing_docs)]
 
 pub mod wire;
+pub mod checksum;
+pub mod stats;
+
+pub use stats::{QueueStats, StatsParseError, StatsParseErrorKind};
