@@ -1,0 +1,167 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+//! State shared between a [`Queue`](crate::Queue) and its verdict tokens: the socket, the
+//! default verdict and the counters. Verdicts from any thread go straight to the socket.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+
+use crate::error::{Error, Result};
+use crate::sys::NetlinkSocket;
+use crate::wire::{Verdict, VerdictAttrs, encode_verdict};
+
+/// A kernel error that answered a verdict.
+///
+/// Verdicts are sent without asking for an acknowledgement, so the kernel only answers when
+/// something went wrong; the answer arrives on the receiving socket, between packets. It is
+/// counted, logged, handed to [`Config::on_verdict_error`](crate::Config::on_verdict_error),
+/// and never stops receiving.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct VerdictError {
+    /// The packet id the verdict named (for a batch verdict: its highest id).
+    pub id: u32,
+    /// True for a batch verdict.
+    pub batch: bool,
+    /// The errno, positive. `ENOENT` (2): the packet was gone already; `ENODEV` (19): the queue
+    /// was unbound; `EINVAL` (22): the kernel rejected the verdict.
+    pub errno: i32,
+}
+
+impl VerdictError {
+    /// The same as an [`Error`], for `?` and for its explanatory text.
+    pub fn to_error(&self) -> Error {
+        Error::kernel("verdict", self.errno)
+    }
+}
+
+impl std::fmt::Display for VerdictError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} for packet {}: {}",
+            if self.batch {
+                "batch verdict"
+            } else {
+                "verdict"
+            },
+            self.id,
+            std::io::Error::from_raw_os_error(self.errno)
+        )
+    }
+}
+
+/// What the library counted since the queue was opened. A snapshot; see
+/// [`Queue::counters`](crate::Queue::counters).
+///
+/// The kernel's own counters (packets dropped because the queue was full or the socket
+/// overran) are in [`QueueStats`](crate::QueueStats).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Counters {
+    /// Packets received and handed out.
+    pub received: u64,
+    /// Verdicts given (one per packet, whatever the number of messages that carried them).
+    pub verdicts: u64,
+    /// Of those, default verdicts sent for packets or tokens dropped without one.
+    pub default_verdicts: u64,
+    /// Send system calls that carried verdicts.
+    pub verdict_sends: u64,
+    /// Receive-buffer overruns (`ENOBUFS`) seen; the kernel dropped packets each time.
+    pub overruns: u64,
+    /// Verdicts the kernel answered with `ENOENT`: the packet was already gone.
+    pub packets_gone: u64,
+    /// Other kernel errors answering verdicts.
+    pub verdict_errors: u64,
+    /// Datagrams ignored because they did not come from the kernel (port id not 0).
+    pub foreign: u64,
+    /// Datagrams larger than the receive buffer.
+    pub truncated: u64,
+    /// Messages from the kernel that did not parse.
+    pub malformed: u64,
+    /// Handler panics caught by [`Queue::run`](crate::Queue::run).
+    pub panics: u64,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct CounterCells {
+    pub(crate) received: AtomicU64,
+    pub(crate) verdicts: AtomicU64,
+    pub(crate) default_verdicts: AtomicU64,
+    pub(crate) verdict_sends: AtomicU64,
+    pub(crate) overruns: AtomicU64,
+    pub(crate) packets_gone: AtomicU64,
+    pub(crate) verdict_errors: AtomicU64,
+    pub(crate) foreign: AtomicU64,
+    pub(crate) truncated: AtomicU64,
+    pub(crate) malformed: AtomicU64,
+    pub(crate) panics: AtomicU64,
+}
+
+/// Adds one to a counter. Relaxed: counters order nothing.
+pub(crate) fn bump(cell: &AtomicU64) {
+    cell.fetch_add(1, Ordering::Relaxed);
+}
+
+impl CounterCells {
+    pub(crate) fn snapshot(&self) -> Counters {
+        let r = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        Counters {
+            received: r(&self.received),
+            verdicts: r(&self.verdicts),
+            default_verdicts: r(&self.default_verdicts),
+            verdict_sends: r(&self.verdict_sends),
+            overruns: r(&self.overruns),
+            packets_gone: r(&self.packets_gone),
+            verdict_errors: r(&self.verdict_errors),
+            foreign: r(&self.foreign),
+            truncated: r(&self.truncated),
+            malformed: r(&self.malformed),
+            panics: r(&self.panics),
+        }
+    }
+}
+
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) sock: NetlinkSocket,
+    pub(crate) portid: u32,
+    pub(crate) default_verdict: Verdict,
+    /// Verdict tokens alive. While any is, runs of verdicts are not sent as batch verdicts,
+    /// since a batch would also answer the packets those tokens hold.
+    pub(crate) tokens: AtomicUsize,
+    pub(crate) counters: CounterCells,
+    pub(crate) closed: AtomicBool,
+}
+
+/// Room for a verdict without payload: header 16 + nfgenmsg 4 + verdict 12 + mark 8 +
+/// priority 8 + conntrack nest (mark, mask, labels, labels mask) under 64.
+const SMALL_VERDICT: usize = 128;
+
+impl Shared {
+    /// Sends one verdict at once, from any thread, without allocating unless it carries a
+    /// payload.
+    pub(crate) fn send_verdict(
+        &self,
+        queue: u16,
+        id: u32,
+        verdict: Verdict,
+        attrs: &VerdictAttrs<'_>,
+    ) -> Result<()> {
+        let mut small = [0u8; SMALL_VERDICT];
+        let mut large = Vec::new();
+        let out: &mut [u8] = match attrs.payload {
+            None => &mut small,
+            Some(p) => {
+                large.resize(SMALL_VERDICT + p.len() + 4, 0);
+                &mut large
+            }
+        };
+        let len = encode_verdict(out, id, 0, queue, id, verdict, attrs)
+            .map_err(|e| Error::encode("verdict", e).with_queue(queue))?;
+        self.sock
+            .send(&out[..len])
+            .map_err(|e| Error::io("verdict", e).with_queue(queue))?;
+        bump(&self.counters.verdict_sends);
+        bump(&self.counters.verdicts);
+        Ok(())
+    }
+}
