@@ -6,6 +6,8 @@ pub mod stats;
 #[cfg(target_os = "linux")]
 mod sys;
 pub mod wire;
+#[cfg(all(target_os = "linux", feature = "testkit"))]
+pub mod testkit;
 
 #[cfg(target_os = "linux")]
 mod config;
