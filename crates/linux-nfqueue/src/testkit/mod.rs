@@ -53,10 +53,44 @@
 //!     .assert(&sandbox);
 //! ```
 //!
-//! A handler test does the same with its queue bound in the sandbox (create the
-//! [`Queue`](crate::Queue) from inside [`Sandbox::spawn`], or from a thread that called
-//! [`Sandbox::enter`]: a netlink socket stays in the namespace it was created in), then checks
-//! what the sink received and the queue's counters.
+//! A test of your own handler binds the queue inside the sandbox ([`Config::netns`] with the
+//! sandbox's name: a netlink socket stays in the namespace it was created in), runs the handler
+//! on a thread, sends traffic and checks what arrived against the kernel's counters:
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use linux_nfqueue::testkit::{Chain, Expectation, QueueRule, Sandbox};
+//! use linux_nfqueue::{Config, Packet, Queue};
+//!
+//! fn my_handler(packet: Packet<'_>) {
+//!     let _ = packet.accept();
+//! }
+//!
+//! let Some(sandbox) = Sandbox::new_or_skip() else { return };
+//! let dst = "127.0.0.1:7777".parse().unwrap();
+//! let t = Duration::from_secs(10);
+//! let rule = sandbox.install(&QueueRule::new(Chain::Output, 5).udp().dport(7777)).unwrap();
+//! let mut queue = Queue::open(Config::new(5).netns(sandbox.name())).unwrap();
+//! let stop = queue.stop_handle();
+//! let worker = std::thread::spawn(move || queue.run(my_handler));
+//! assert!(sandbox.wait_for_queue_bound(5, t));
+//!
+//! let mut sink = sandbox.udp_sink(dst).unwrap();
+//! sandbox.send_udp(dst, 40, 64, t).unwrap();
+//! sink.wait_for(40, t).unwrap();
+//! Expectation::new()
+//!     .delivered(sink.report(), 40)
+//!     .rule_packets(&rule, 40)
+//!     .id_sequence(5, 40)
+//!     .waiting(5, 0)
+//!     .queue_dropped(5, 0)
+//!     .user_dropped(5, 0)
+//!     .assert(&sandbox);
+//! stop.stop();
+//! worker.join().unwrap().unwrap();
+//! ```
+//!
+//! [`Config::netns`]: crate::Config::netns
 
 mod checks;
 mod rules;
