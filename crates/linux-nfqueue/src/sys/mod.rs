@@ -37,6 +37,8 @@ mod caps;
 mod netns;
 mod socket;
 
+#[cfg(all(test, feature = "testkit"))]
+mod kernel_tests;
 #[cfg(test)]
 mod test_util;
 
