@@ -235,13 +235,8 @@ impl Queue {
         } else {
             let more = std::mem::take(&mut self.overruns_unlogged);
             log::warn!(
-                "receive buffer overran (ENOBUFS), the kernel dropped packets{}; enlarge \
-                 Config::recv_buffer or enable fail-open",
-                if more > 0 {
-                    format!(" ({more} more overruns in the last second)")
-                } else {
-                    String::new()
-                }
+                "receive buffer overran (ENOBUFS), the kernel dropped packets ({more} more \
+                 overruns in the last second); enlarge Config::recv_buffer or enable fail-open"
             );
             self.last_overrun_log = Some(now);
         }
