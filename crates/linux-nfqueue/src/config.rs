@@ -202,6 +202,11 @@ impl Config {
         self.flag(ConfigFlags::SECCTX, on)
     }
 
+    /// The flags this configuration asks for.
+    pub fn requested_flags(&self) -> ConfigFlags {
+        self.flags
+    }
+
     /// Fail [`Queue::open`](crate::Queue::open) when the kernel refuses a requested flag,
     /// instead of binding without it and reporting the granted flags. Off by default.
     pub fn strict_flags(mut self, on: bool) -> Self {

@@ -10,6 +10,7 @@ use super::shared::Shared;
 use super::{Counters, Packet, Queue, StopHandle};
 use crate::config::Config;
 use crate::error::{Error, Result};
+use crate::wire::ConfigFlags;
 
 /// Serves a range of queue numbers, as filled by `--queue-balance a:b` or
 /// `--queue-cpu-fanout` rules, with one socket and one thread per queue.
@@ -35,6 +36,7 @@ pub struct FanOut {
     workers: Vec<(u16, JoinHandle<Result<()>>)>,
     stops: Vec<StopHandle>,
     shared: Vec<(u16, Arc<Shared>)>,
+    granted: Vec<(u16, ConfigFlags)>,
 }
 
 impl FanOut {
@@ -63,9 +65,11 @@ impl FanOut {
             workers: Vec::new(),
             stops: Vec::new(),
             shared: Vec::new(),
+            granted: Vec::new(),
         };
         for (i, (q, mut queue)) in opened.into_iter().enumerate() {
             fan.stops.push(queue.stop_handle());
+            fan.granted.extend_from_slice(queue.granted_flags());
             fan.shared.push((q, queue.sink.shared.clone()));
             let handler = handler.clone();
             let cpu = pin.then_some(i % cpus);
@@ -88,6 +92,16 @@ impl FanOut {
     /// The queue numbers served.
     pub fn queues(&self) -> impl Iterator<Item = u16> + '_ {
         self.workers.iter().map(|(q, _)| *q)
+    }
+
+    /// The flags the kernel granted each queue.
+    pub fn granted_flags(&self) -> &[(u16, ConfigFlags)] {
+        &self.granted
+    }
+
+    /// True when a worker has ended (stopped, or failed: [`join`](Self::join) tells).
+    pub fn any_finished(&self) -> bool {
+        self.workers.iter().any(|(_, w)| w.is_finished())
     }
 
     /// The library's counters of each queue.
