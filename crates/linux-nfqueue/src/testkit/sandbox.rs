@@ -45,6 +45,11 @@ pub struct Sandbox {
 
 /// Keeps the current thread inside a [`Sandbox`]; dropping it moves the thread back to the
 /// namespace it was in. Not `Send`: a namespace belongs to a thread.
+///
+/// ```compile_fail
+/// fn is_send<T: Send>() {}
+/// is_send::<linux_nfqueue::testkit::NetnsGuard<'static>>();
+/// ```
 #[must_use = "the thread leaves the sandbox when the guard is dropped"]
 pub struct NetnsGuard<'a> {
     previous: OwnedFd,
@@ -116,10 +121,36 @@ fn preflight() -> io::Result<()> {
             if !proc.exists() {
                 return Err("the kernel has no nfnetlink_queue (module not loaded)".into());
             }
+            remove_stale_sandboxes();
             Ok(())
         })
         .clone()
         .map_err(|msg| io::Error::new(io::ErrorKind::Unsupported, msg))
+}
+
+/// Deletes sandboxes left behind by test processes that were killed before their `Drop` ran
+/// (`nfqtk-<pid>-<n>` whose pid is gone). A name whose pid is alive is never touched.
+fn remove_stale_sandboxes() {
+    let Ok(entries) = std::fs::read_dir("/run/netns") else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name
+            .strip_prefix("nfqtk-")
+            .and_then(|rest| rest.split('-').next())
+            .and_then(|pid| pid.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if pid != process::id() && !Path::new(&format!("/proc/{pid}")).exists() {
+            let mut del = Command::new("ip");
+            del.args(["netns", "del", &name]);
+            if output(del, None).is_ok() {
+                eprintln!("testkit: removed stale network namespace {name}");
+            }
+        }
+    }
 }
 
 fn program_works(program: &str, args: &[&str]) -> bool {
