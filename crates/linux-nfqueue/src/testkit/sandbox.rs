@@ -393,6 +393,14 @@ impl Sandbox {
         self.set_sysctl("net.ipv6.conf.all.forwarding", v)
     }
 
+    /// Two new sandboxes joined by a veth pair (see [`connect`](Self::connect)).
+    pub fn pair() -> io::Result<(Self, Self, VethLink)> {
+        let a = Self::new()?;
+        let b = Self::new()?;
+        let link = a.connect(&b)?;
+        Ok((a, b, link))
+    }
+
     /// Joins this sandbox to `other` with a veth pair, brings both ends up and gives them
     /// addresses (see [`VethLink`]). Each call makes a new pair in a new subnet.
     pub fn connect(&self, other: &Self) -> io::Result<VethLink> {
