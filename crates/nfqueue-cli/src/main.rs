@@ -9,7 +9,6 @@ mod args;
 mod error;
 mod output;
 mod pcap;
-mod run_cmd;
 mod stats_cmd;
 mod summary;
 
@@ -39,7 +38,7 @@ fn try_main() -> i32 {
     };
     let result = match &cli.command {
         Command::Stats(stats) => stats_cmd::run(stats),
-        Command::Run(run) => run_cmd::run(run),
+        Command::Run(_) => Err(not_built("run")),
         Command::Demo(_) => Err(not_built("demo")),
         Command::Bench(_) => Err(not_built("bench")),
     };
