@@ -9,6 +9,7 @@ mod args;
 mod error;
 mod output;
 mod pcap;
+mod run_cmd;
 mod stats_cmd;
 mod summary;
 
@@ -38,7 +39,7 @@ fn try_main() -> i32 {
     };
     let result = match &cli.command {
         Command::Stats(stats) => stats_cmd::run(stats),
-        Command::Run(_) => Err(not_built("run")),
+        Command::Run(run) => run_cmd::run(run),
         Command::Demo(_) => Err(not_built("demo")),
         Command::Bench(_) => Err(not_built("bench")),
     };
