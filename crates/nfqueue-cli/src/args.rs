@@ -205,16 +205,7 @@ pub(crate) struct QueueRange {
     pub(crate) last: u16,
 }
 
-#[cfg_attr(
-    not(test),
-    allow(dead_code, reason = "used by `run`, which needs the queue API")
-)]
 impl QueueRange {
-    /// The queue numbers, in order.
-    pub(crate) fn iter(self) -> impl Iterator<Item = u16> {
-        self.first..=self.last
-    }
-
     /// How many queues the range holds (1 to 65536).
     pub(crate) fn len(self) -> usize {
         usize::from(self.last - self.first) + 1
@@ -443,7 +434,7 @@ mod tests {
             })
         );
         let r = parse_queue_range("3-5").unwrap();
-        assert_eq!(r.iter().collect::<Vec<_>>(), vec![3, 4, 5]);
+        assert_eq!((r.first, r.last), (3, 5));
         assert_eq!(r.len(), 3);
         assert_eq!(r.to_string(), "3-5");
         assert_eq!(parse_queue_range("7-7").unwrap().to_string(), "7");

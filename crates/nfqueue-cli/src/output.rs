@@ -11,13 +11,6 @@
 //! JSON, one object per line, fields in this order and left out when the kernel did not send
 //! them: `id, queue, hook, family, len, cap_len, mark, uid, gid, indev, outdev, src, dst, proto,
 //! sport, dport, gso, verdict`.
-#![cfg_attr(
-    not(test),
-    allow(
-        dead_code,
-        reason = "used by `run` and `demo`, which need the queue API; drop this once they do"
-    )
-)]
 
 use std::io::{self, IsTerminal, Write};
 use std::net::IpAddr;
@@ -31,9 +24,9 @@ pub(crate) struct PacketLine<'a> {
     pub(crate) id: u32,
     /// The queue it came from.
     pub(crate) queue: u16,
-    /// The hook name (see `summary::hook_name`).
+    /// The hook name (`linux_nfqueue::wire::Hook::name`).
     pub(crate) hook: &'a str,
-    /// The family name (see `summary::Family::name`).
+    /// The family name (`linux_nfqueue::wire::Family::name`).
     pub(crate) family: &'a str,
     /// Bytes of payload received.
     pub(crate) len: usize,

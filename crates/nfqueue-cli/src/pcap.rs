@@ -5,13 +5,6 @@
 //! Link type RAW means each record starts with the IP header, which is what the IPv4 and IPv6
 //! families deliver. A truncated copy keeps its original length in the record's `orig_len`, so
 //! readers show it as truncated.
-#![cfg_attr(
-    not(test),
-    allow(
-        dead_code,
-        reason = "used by `run`, which needs the queue API; drop this once they do"
-    )
-)]
 
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
@@ -113,16 +106,6 @@ impl<W: Write> PcapSink<W> {
     pub(crate) fn flush(&mut self) -> io::Result<()> {
         self.writer.flush()
     }
-
-    /// Flushes and returns the underlying writer.
-    ///
-    /// # Errors
-    ///
-    /// The error of the final flush.
-    pub(crate) fn finish(mut self) -> io::Result<W> {
-        self.writer.flush()?;
-        Ok(self.writer)
-    }
 }
 
 #[cfg(test)]
@@ -130,6 +113,12 @@ mod tests {
     use super::*;
     use pcap_file::pcap::PcapReader;
     use pcap_file::{DataLink, TsResolution};
+
+    /// Flushes the sink and hands back what it wrote.
+    fn finish<W: Write>(mut sink: PcapSink<W>) -> W {
+        sink.flush().unwrap();
+        sink.writer
+    }
 
     fn udp_packet(payload: &[u8]) -> Vec<u8> {
         let mut out = Vec::new();
@@ -160,7 +149,7 @@ mod tests {
         // A truncated copy: 40 of 1500 bytes.
         let t2 = t1 + Duration::from_millis(5);
         sink.write_packet(t2, &second[..40], Some(1500)).unwrap();
-        (sink.finish().unwrap(), first, second)
+        (finish(sink), first, second)
     }
 
     #[test]
@@ -196,7 +185,7 @@ mod tests {
         let file = std::fs::read(&path).unwrap();
         assert_eq!(file.len(), 24 + 16 + packet.len());
         sink.write_packet(SystemTime::now(), &packet, None).unwrap();
-        drop(sink.finish().unwrap());
+        drop(finish(sink));
         let file = std::fs::read(&path).unwrap();
         std::fs::remove_file(&path).unwrap();
         let mut reader = PcapReader::new(&file[..]).unwrap();
@@ -213,7 +202,7 @@ mod tests {
 
     #[test]
     fn file_header_bytes() {
-        let file = PcapSink::new(Vec::new()).unwrap().finish().unwrap();
+        let file = finish(PcapSink::new(Vec::new()).unwrap());
         assert_eq!(file.len(), 24);
         let ne = |b: &[u8]| u32::from_ne_bytes(b.try_into().unwrap());
         assert_eq!(ne(&file[0..4]), 0xa1b2_c3d4, "microsecond magic");
@@ -227,7 +216,7 @@ mod tests {
         let big = vec![0x45; 70000];
         sink.write_packet(SystemTime::UNIX_EPOCH, &big, None)
             .unwrap();
-        let file = sink.finish().unwrap();
+        let file = finish(sink);
         let mut reader = PcapReader::new(&file[..]).unwrap();
         let p = reader.next_packet().unwrap().unwrap();
         assert_eq!(p.data.len(), 65535);
