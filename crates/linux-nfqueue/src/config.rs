@@ -160,7 +160,7 @@ impl Config {
 
     /// Request all of `flags` (they are OR-ed into one attribute).
     pub fn flags(mut self, flags: ConfigFlags) -> Self {
-        self.flags = self.flags | flags;
+        self.flags.insert(flags);
         self
     }
 

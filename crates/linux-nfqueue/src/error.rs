@@ -316,7 +316,7 @@ impl From<Error> for io::Error {
             ErrorKind::Closed => io::ErrorKind::NotConnected,
             _ => io::ErrorKind::Other,
         };
-        io::Error::new(kind, err)
+        Self::new(kind, err)
     }
 }
 

@@ -211,7 +211,10 @@ mod tests {
     use super::*;
     use crate::wire::{Message, NlMsgIter, VerdictMsgView};
 
-    fn decode(bytes: &[u8]) -> Vec<(bool, u16, u32, Option<Verdict>, Option<u32>)> {
+    /// (batch, queue, id, verdict, mark) of each message.
+    type Decoded = (bool, u16, u32, Option<Verdict>, Option<u32>);
+
+    fn decode(bytes: &[u8]) -> Vec<Decoded> {
         NlMsgIter::new(bytes)
             .map(|m| {
                 let m = m.expect("framing");

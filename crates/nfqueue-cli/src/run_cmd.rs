@@ -166,12 +166,19 @@ pub(crate) fn run(args: &RunArgs) -> Result<(), CliError> {
     }
     let pcap = match &args.pcap {
         Some(path) => Some(Mutex::new(PcapSink::create(path).map_err(|e| {
-            CliError::io(format!("cannot create the capture file {}", path.display()), &e)
+            CliError::io(
+                format!("cannot create the capture file {}", path.display()),
+                &e,
+            )
         })?)),
         None => None,
     };
     let printer = (!args.quiet).then(|| {
-        let format = if args.json { Format::Json } else { Format::Human };
+        let format = if args.json {
+            Format::Json
+        } else {
+            Format::Human
+        };
         Mutex::new((PacketPrinter::for_stdout(format), io::stdout()))
     });
     let judge = Arc::new(Judge {
@@ -248,7 +255,9 @@ fn print_summary(judge: &Judge, per_queue: &[(u16, linux_nfqueue::Counters)], to
     }
     let overruns: u64 = per_queue.iter().map(|(_, c)| c.overruns).sum();
     if overruns > 0 {
-        line.push_str(&format!("; {overruns} socket overruns (packets lost in the kernel)"));
+        line.push_str(&format!(
+            "; {overruns} socket overruns (packets lost in the kernel)"
+        ));
     }
     let failures = judge.failures.load(Ordering::Relaxed);
     if failures > 0 {

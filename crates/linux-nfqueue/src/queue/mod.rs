@@ -393,15 +393,6 @@ impl AsFd for Queue {
     }
 }
 
-// SAFETY: the fd belongs to the socket in `Shared`, which the queue keeps alive; it is never
-// replaced or closed while the queue exists.
-#[cfg(feature = "tokio")]
-#[allow(
-    unsafe_code,
-    reason = "an unsafe marker trait impl; the promise is documented above"
-)]
-unsafe impl crate::sys::StableFd for Queue {}
-
 impl AsRawFd for Queue {
     fn as_raw_fd(&self) -> RawFd {
         self.sink.shared.sock.as_raw_fd()

@@ -10,7 +10,7 @@ use super::shared::{Shared, bump};
 use super::token::{OwnedPacket, VerdictToken};
 use crate::error::{Error, Result};
 use crate::proto::Coalescer;
-use crate::wire::{PacketView, Verdict, VerdictAttrs};
+use crate::wire::{Family, PacketView, Verdict, VerdictAttrs};
 
 /// Where the receiving thread's verdicts go: straight to the socket, or into the coalescer.
 #[derive(Debug)]
@@ -150,6 +150,10 @@ impl<'q> Packet<'q> {
 
     /// Like [`verdict_with`](Self::verdict_with), but on failure hands the packet back with the
     /// error, still unanswered.
+    #[allow(
+        clippy::result_large_err,
+        reason = "the unanswered handle comes back by value so it can be retried"
+    )]
     pub fn try_verdict_with(
         mut self,
         verdict: Verdict,
@@ -206,6 +210,15 @@ pub(crate) fn check_payload(view: &PacketView<'_>, attrs: &VerdictAttrs<'_>) -> 
         return Err(Error::invalid(
             "verdict",
             "a replacement payload can hold at most 65531 bytes",
+        ));
+    }
+    if matches!(view.family(), Family::Ipv4 | Family::Ipv6)
+        && crate::checksum::check_rewrite_len(payload).is_err()
+    {
+        return Err(Error::invalid(
+            "verdict",
+            "the replacement payload is shorter than its IP and transport headers; the kernel \
+             would drop the packet silently",
         ));
     }
     Ok(())

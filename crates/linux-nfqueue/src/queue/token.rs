@@ -76,6 +76,10 @@ impl VerdictToken {
     }
 
     /// Like [`verdict_with`](Self::verdict_with), but a failed send hands the token back.
+    #[allow(
+        clippy::result_large_err,
+        reason = "the unanswered handle comes back by value so it can be retried"
+    )]
     pub fn try_verdict_with(
         mut self,
         verdict: Verdict,

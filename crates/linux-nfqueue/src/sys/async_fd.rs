@@ -20,3 +20,7 @@ pub(crate) fn register<T: StableFd>(inner: T) -> io::Result<AsyncFd<T>> {
     // the value's whole life, which is what `AsyncFd::register` requires.
     unsafe { AsyncFd::register(inner) }.map_err(io::Error::from)
 }
+
+// SAFETY: a queue's fd belongs to the socket in its shared state, which the queue keeps alive;
+// it is never replaced or closed while the queue exists.
+unsafe impl StableFd for crate::Queue {}
