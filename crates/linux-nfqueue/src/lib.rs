@@ -5,9 +5,9 @@ pub mod checksum;
 pub mod stats;
 #[cfg(target_os = "linux")]
 mod sys;
-pub mod wire;
 #[cfg(all(target_os = "linux", feature = "testkit"))]
 pub mod testkit;
+pub mod wire;
 
 #[cfg(target_os = "linux")]
 mod config;
