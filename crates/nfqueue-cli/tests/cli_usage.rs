@@ -219,11 +219,12 @@ fn stats_watch_ends_on_sigterm_and_sigint() {
             .unwrap();
         // Let it install its handlers and print once.
         std::thread::sleep(Duration::from_millis(300));
-        let status = Command::new("kill")
-            .arg(signal)
-            .arg(child.id().to_string())
+        // The shell's built-in kill: no dependency on a kill binary being installed.
+        let status = Command::new("sh")
+            .arg("-c")
+            .arg(format!("kill {signal} {}", child.id()))
             .status()
-            .expect("kill runs");
+            .expect("sh runs");
         assert!(status.success());
         let start = Instant::now();
         let out = child.wait_with_output().unwrap();
