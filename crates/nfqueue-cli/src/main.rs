@@ -6,6 +6,7 @@
 //! `nfqueue: error: `.
 
 mod args;
+mod demo_cmd;
 mod error;
 mod output;
 mod pcap;
@@ -40,7 +41,7 @@ fn try_main() -> i32 {
     let result = match &cli.command {
         Command::Stats(stats) => stats_cmd::run(stats),
         Command::Run(run) => run_cmd::run(run),
-        Command::Demo(_) => Err(not_built("demo")),
+        Command::Demo(demo) => demo_cmd::run(demo),
         Command::Bench(_) => Err(not_built("bench")),
     };
     match result {
