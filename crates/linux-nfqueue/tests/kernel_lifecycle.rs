@@ -1,0 +1,210 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+//! Kernel tests of a queue's life: a busy queue number gives a clear error (to a second socket
+//! and to a second process), closing or dropping the queue unbinds it, and binding again in
+//! the same process works, with ids starting again at 1.
+
+mod support;
+
+use std::io;
+use std::process::Stdio;
+
+use linux_nfqueue::testkit::{Chain, QueueRule, Sandbox};
+use linux_nfqueue::{Config, ErrorKind, Queue};
+use support::{QUIET, WAIT, join, open_in, queue_row, serve, serve_in_background, v4};
+
+const PORT: u16 = 9999;
+const QUEUE: u16 = 5;
+
+/// Set in the environment of the helper process that
+/// [`a_second_process_gets_queue_busy_naming_the_owner`]
+/// starts: the queue number to bind.
+const CHILD_ENV: &str = "NFQUEUE_KERNEL_TEST_BIND_QUEUE";
+/// The line the helper process prints its outcome on.
+const CHILD_TAG: &str = "bind-outcome:";
+
+#[test]
+fn a_second_socket_gets_queue_busy_naming_the_owner() {
+    let Some(sb) = Sandbox::new_or_skip() else {
+        return;
+    };
+    sb.install(&QueueRule::new(Chain::Output, QUEUE).udp().dport(PORT))
+        .expect("install the queue rule");
+    let mut sink = sb.udp_sink(v4(PORT)).expect("bind the receiver");
+    let first = open_in(&sb, Config::new(QUEUE));
+
+    let err = sb
+        .run(|| Queue::open(Config::new(QUEUE)))
+        .expect_err("a second socket bound a busy queue");
+    assert_eq!(err.kind(), ErrorKind::QueueBusy, "{err:?}");
+    assert_eq!(err.owner_portid(), Some(first.portid()), "{err:?}");
+    assert_eq!(err.queue(), Some(QUEUE));
+    let text = err.to_string();
+    assert!(
+        text.contains(&format!("queue {QUEUE}")),
+        "names the queue: {text}"
+    );
+    assert!(
+        text.contains(&first.portid().to_string()),
+        "names the owner: {text}"
+    );
+    let io: io::Error = err.into();
+    assert_eq!(io.kind(), io::ErrorKind::PermissionDenied);
+
+    // The owner is unaffected.
+    let row = queue_row(&sb, QUEUE).expect("queue listed");
+    assert_eq!(row.portid, first.portid(), "kernel: owner ({row:?})");
+    let server = serve_in_background(first, 3, WAIT, |p| p.accept().expect("accept"));
+    sb.send_udp(v4(PORT), 3, 16, WAIT).expect("send");
+    assert_eq!(join(server).1, 3);
+    sink.wait_for(3, WAIT).expect("receive");
+    assert_eq!(sink.report().distinct, 3);
+}
+
+/// Runs in the helper process only (it does nothing in a normal test run): binds the queue
+/// named by [`CHILD_ENV`] and prints the outcome on one line.
+#[test]
+fn helper_process_binds_a_queue_when_asked() {
+    let Ok(queue) = std::env::var(CHILD_ENV) else {
+        return;
+    };
+    let queue: u16 = queue.parse().expect("a queue number");
+    match Queue::open(Config::new(queue)) {
+        Ok(q) => println!("{CHILD_TAG} bound portid={}", q.portid()),
+        Err(e) => println!(
+            "{CHILD_TAG} kind={:?} owner={:?} message={e}",
+            e.kind(),
+            e.owner_portid()
+        ),
+    }
+}
+
+#[test]
+fn a_second_process_gets_queue_busy_naming_the_owner() {
+    let Some(sb) = Sandbox::new_or_skip() else {
+        return;
+    };
+    let first = open_in(&sb, Config::new(QUEUE));
+    let me = std::env::current_exe().expect("the test binary's path");
+    let out = sb
+        .command(&me)
+        .args([
+            "--exact",
+            "helper_process_binds_a_queue_when_asked",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(CHILD_ENV, QUEUE.to_string())
+        .stdin(Stdio::null())
+        .output()
+        .expect("start the helper process with ip netns exec");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "helper process failed: {}\n{stdout}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let line = stdout
+        .lines()
+        .find_map(|l| l.split_once(CHILD_TAG).map(|(_, outcome)| outcome))
+        .unwrap_or_else(|| panic!("no outcome from the helper process:\n{stdout}"));
+    let portid = first.portid();
+    assert!(line.contains("kind=QueueBusy"), "{line}");
+    assert!(line.contains(&format!("owner=Some({portid})")), "{line}");
+    assert!(
+        line.contains(&format!("queue {QUEUE}")) && line.contains(&format!("port id {portid}")),
+        "the message names the queue and its owner: {line}"
+    );
+    let row = queue_row(&sb, QUEUE).expect("queue listed");
+    assert_eq!(
+        row.portid, portid,
+        "kernel: the first owner keeps the queue ({row:?})"
+    );
+}
+
+/// Holds one packet as a token, ends the queue with `end`, and checks that the queue is gone
+/// from the kernel's table and the held packet was dropped with it.
+fn ending_unbinds(end: impl FnOnce(Queue)) {
+    let Some(sb) = Sandbox::new_or_skip() else {
+        return;
+    };
+    sb.install(&QueueRule::new(Chain::Output, QUEUE).udp().dport(PORT))
+        .expect("install the queue rule");
+    let mut sink = sb.udp_sink(v4(PORT)).expect("bind the receiver");
+    let mut queue = open_in(&sb, Config::new(QUEUE));
+    let row = queue_row(&sb, QUEUE).expect("queue listed after open");
+    assert_eq!(row.portid, queue.portid());
+
+    sb.send_udp(v4(PORT), 1, 16, WAIT).expect("send");
+    let mut held = None;
+    assert_eq!(
+        serve(&mut queue, 1, WAIT, |p| held = Some(p.into_token())),
+        1
+    );
+    assert_eq!(
+        queue_row(&sb, QUEUE).unwrap().waiting,
+        1,
+        "kernel: one held"
+    );
+
+    end(queue);
+    assert_eq!(
+        queue_row(&sb, QUEUE),
+        None,
+        "kernel: the queue is still bound"
+    );
+    // The kernel dropped the held packet on unbind; the token's late default verdict finds
+    // no queue, which is harmless.
+    drop(held);
+    sink.collect_for(QUIET).expect("receive");
+    assert_eq!(
+        sink.report().datagrams,
+        0,
+        "the held packet was not dropped"
+    );
+}
+
+#[test]
+fn close_unbinds_the_queue() {
+    ending_unbinds(|q| q.close().expect("close"));
+}
+
+#[test]
+fn dropping_the_queue_unbinds_it() {
+    ending_unbinds(drop);
+}
+
+#[test]
+fn rebinding_in_the_same_process_works_ten_times() {
+    const ROUNDS: u64 = 10;
+    let Some(sb) = Sandbox::new_or_skip() else {
+        return;
+    };
+    let queued = sb
+        .install(&QueueRule::new(Chain::Output, QUEUE).udp().dport(PORT))
+        .expect("install the queue rule");
+    let mut sink = sb.udp_sink(v4(PORT)).expect("bind the receiver");
+    for round in 1..=ROUNDS {
+        let mut queue = open_in(&sb, Config::new(QUEUE));
+        let row = queue_row(&sb, QUEUE).unwrap_or_else(|| panic!("round {round}: not bound"));
+        assert_eq!(row.portid, queue.portid(), "round {round}: {row:?}");
+        sb.send_udp(v4(PORT), 1, 16, WAIT).expect("send");
+        let mut id = 0;
+        let served = serve(&mut queue, 1, WAIT, |p| {
+            id = p.id();
+            p.accept().expect("accept");
+        });
+        assert_eq!(served, 1, "round {round}: no packet");
+        assert_eq!(
+            id, 1,
+            "round {round}: ids start again at 1 after a new bind"
+        );
+        queue.close().expect("close");
+        assert_eq!(queue_row(&sb, QUEUE), None, "round {round}: still bound");
+    }
+    sink.wait_for(ROUNDS, WAIT).expect("receive");
+    sink.collect_for(QUIET).expect("receive");
+    // Every round's sender starts its sequence numbers at 0, so count datagrams.
+    assert_eq!(sink.report().datagrams, ROUNDS);
+    assert_eq!(queued.packets().unwrap(), ROUNDS, "kernel: the queue rule");
+}
