@@ -128,7 +128,7 @@ pub const NFQA_IFINDEX_OUTDEV: u16 = 6;
 pub const NFQA_IFINDEX_PHYSINDEV: u16 = 7;
 /// be32 physical output ifindex (br_netfilter).
 pub const NFQA_IFINDEX_PHYSOUTDEV: u16 = 8;
-/// `nfqnl_msg_packet_hw`: be16 hw_addrlen, u16 pad, u8 hw_addr[8].
+/// `nfqnl_msg_packet_hw`: `be16 hw_addrlen`, `u16 pad`, `u8 hw_addr[8]`.
 pub const NFQA_HWADDR: u16 = 9;
 /// The packet bytes (L3, or L2 for the bridge family).
 pub const NFQA_PAYLOAD: u16 = 10;
