@@ -278,3 +278,43 @@ fn replacement_shorter_than_the_ip_header_is_refused() {
         "the packets got the default verdict, Accept"
     );
 }
+
+/// The same refusal through a verdict token, the path for verdicts decided on other threads.
+#[test]
+fn a_token_refuses_a_replacement_shorter_than_the_ip_header() {
+    let Some(sb) = Sandbox::new_or_skip() else {
+        return;
+    };
+    sb.install(&QueueRule::new(Chain::Output, QUEUE).udp().dport(PORT))
+        .expect("install the queue rule");
+    let mut sink = sb.udp_sink(v4(PORT)).expect("bind the receiver");
+    let queue = open_in(&sb, Config::new(QUEUE));
+    let outcome = Arc::new(Mutex::new(Vec::new()));
+    let seen = outcome.clone();
+
+    let server = serve_in_background(queue, 4, WAIT, move |p| {
+        let short = p.payload().unwrap()[..10].to_vec();
+        let token = p.into_token();
+        let r = std::thread::spawn(move || {
+            token.verdict_with(Verdict::Accept, &VerdictAttrs::new().with_payload(&short))
+        })
+        .join()
+        .expect("the answering thread");
+        seen.lock().unwrap().push(r.map_err(|e| e.kind()));
+    });
+    sb.send_udp(v4(PORT), 4, LEN, WAIT).expect("send");
+    join(server);
+    sink.collect_for(QUIET).expect("receive");
+
+    let outcome = outcome.lock().unwrap().clone();
+    assert!(
+        outcome.iter().all(|r| *r == Err(ErrorKind::InvalidInput)),
+        "VerdictToken::verdict_with sent a 10-byte replacement for a UDP packet ({outcome:?}); \
+         the kernel drops such a packet silently while acknowledging success"
+    );
+    assert_eq!(
+        sink.report().distinct,
+        4,
+        "the packets got the default verdict, Accept"
+    );
+}
