@@ -342,11 +342,32 @@ impl Queue {
         self.request(queue, &req)
     }
 
-    /// Sends pending verdicts, unbinds every queue number (acknowledged) and closes the socket.
-    /// Unlike dropping the queue, it reports failures.
+    /// Closes the queue and leaves nothing behind in the kernel: sends pending verdicts,
+    /// answers with the default verdict the packets already waiting in the socket (at most
+    /// 65 536) and those still held by [`VerdictToken`]s, unbinds every queue number
+    /// (acknowledged) and closes the socket. Unlike dropping the queue, it reports failures.
+    /// Tokens answered afterwards are no-ops.
     pub fn close(mut self) -> Result<()> {
-        let flushed = self.sink.flush();
-        let mut result = flushed;
+        let mut result = self.sink.flush();
+        let default = self.sink.shared.default_verdict;
+        let mut drained = 0u32;
+        while drained < 65_536 {
+            match self.try_recv() {
+                Ok(packet) => {
+                    packet.verdict(default)?;
+                    drained += 1;
+                }
+                Err(e) if e.is_transient() && e.kind() != ErrorKind::WouldBlock => continue,
+                Err(_) => break,
+            }
+        }
+        if drained > 0 {
+            log::info!("answered {drained} waiting packets with {default:?} while closing");
+        }
+        let answered = self.sink.flush().and_then(|()| self.answer_held());
+        if result.is_ok() {
+            result = answered;
+        }
         for (q, _) in std::mem::take(&mut self.granted) {
             let unbind = ConfigRequest::default().with_cmd(ConfigCmd::Unbind);
             if let Err(e) = self.request(q, &unbind) {
@@ -360,11 +381,24 @@ impl Queue {
         self.sink.shared.closed.store(true, Ordering::Release);
         result
     }
+
+    /// Answers, with the default verdict, every packet still held by a token: one batch verdict
+    /// per queue up to the highest id handed out as a token.
+    fn answer_held(&mut self) -> Result<()> {
+        if self.sink.shared.tokens.load(Ordering::Acquire) == 0 {
+            return Ok(());
+        }
+        let default = self.sink.shared.default_verdict;
+        for (q, max) in std::mem::take(&mut self.sink.held) {
+            self.batch_verdict(q, max, default, None)?;
+        }
+        Ok(())
+    }
 }
 
 impl Drop for Queue {
     fn drop(&mut self) {
-        if let Err(e) = self.sink.flush() {
+        if let Err(e) = self.sink.flush().and_then(|()| self.answer_held()) {
             log::warn!("pending verdicts could not be sent: {e}");
         }
         for (q, _) in std::mem::take(&mut self.granted) {

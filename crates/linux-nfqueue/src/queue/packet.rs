@@ -18,6 +18,9 @@ pub(crate) struct Sink {
     pub(crate) shared: Arc<Shared>,
     pub(crate) coalescer: Coalescer,
     pub(crate) batch: bool,
+    /// Per queue, the highest packet id handed out as a token, so closing can answer packets
+    /// still held by tokens.
+    pub(crate) held: Vec<(u16, u32)>,
 }
 
 impl Sink {
@@ -26,6 +29,17 @@ impl Sink {
             shared,
             coalescer: Coalescer::new(),
             batch,
+            held: Vec::new(),
+        }
+    }
+
+    /// Remembers that packet `id` of `queue` is now held by a token.
+    fn note_token(&mut self, queue: u16, id: u32) {
+        match self.held.iter_mut().find(|(q, _)| *q == queue) {
+            // Packet ids are compared serially, as the kernel does.
+            Some((_, max)) if (id.wrapping_sub(*max) as i32) > 0 => *max = id,
+            Some(_) => {}
+            None => self.held.push((queue, id)),
         }
     }
 
@@ -179,6 +193,7 @@ impl<'q> Packet<'q> {
     /// [`into_owned`](Self::into_owned).
     pub fn into_token(mut self) -> VerdictToken {
         self.answered = true;
+        self.sink.note_token(self.view.queue(), self.view.id());
         VerdictToken::new(
             self.sink.shared.clone(),
             self.view.queue(),
