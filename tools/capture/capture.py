@@ -60,7 +60,34 @@ def nfq_msg(mtype, flags, seq, res_id, attrs):
     return struct.pack("=IHHII", 16 + len(body), (3 << 8) | mtype, flags, seq, 0) + body
 
 
+ENCODER = os.environ.get("NFQ_CAPTURE_ENCODER")
+
+
+def rust(py_bytes, *args):
+    """The same request from the Rust encoder; it must equal the struct.pack construction."""
+    if not ENCODER:
+        return py_bytes
+    out = subprocess.run([ENCODER, *map(str, args)], check=True, capture_output=True, text=True)
+    rb = bytes.fromhex(out.stdout.strip())
+    assert rb == py_bytes, f"Rust encoder differs:\n rust   {rb.hex()}\n python {py_bytes.hex()}"
+    return rb
+
+
 def config(seq, queue, cmd=None, params=None, maxlen=None, flags=None, ack=True):
+    m = config_py(seq, queue, cmd, params, maxlen, flags, ack)
+    opts = []
+    if cmd is not None:
+        opts.append(f"cmd={cmd}")
+    if params is not None:
+        opts.append(f"params={params[0]}:{params[1]}")
+    if maxlen is not None:
+        opts.append(f"maxlen={maxlen}")
+    if flags is not None:
+        opts.append(f"flags={flags[0]}:{flags[1]}")
+    return rust(m, "config", seq, hdr(m)[2], queue, *opts)
+
+
+def config_py(seq, queue, cmd=None, params=None, maxlen=None, flags=None, ack=True):
     a = b""
     if cmd is not None:
         a += nla(1, struct.pack("!BxH", cmd, 0))
@@ -76,7 +103,19 @@ def config(seq, queue, cmd=None, params=None, maxlen=None, flags=None, ack=True)
     return nfq_msg(NFQNL_MSG_CONFIG, NLM_F_REQUEST | (NLM_F_ACK if ack else 0), seq, queue, a)
 
 
-def verdict(seq, queue, pid, v, mark=None, prio=None, ct=None, payload=None, ack=True):
+def verdict(seq, queue, pid, v, mark=None, prio=None, ct=None, payload=None, ack=True, ct_args=()):
+    m = verdict_py(seq, queue, pid, v, mark, prio, ct, payload, ack)
+    opts = list(ct_args)
+    if mark is not None:
+        opts.append(f"mark={mark}")
+    if prio is not None:
+        opts.append(f"prio={prio}")
+    if payload is not None:
+        opts.append(f"payload={payload.hex()}")
+    return rust(m, "verdict", seq, hdr(m)[2], queue, pid, v, *opts)
+
+
+def verdict_py(seq, queue, pid, v, mark=None, prio=None, ct=None, payload=None, ack=True):
     a = nla(2, struct.pack("!II", v, pid))
     if mark is not None:
         a += nla(3, struct.pack("!I", mark))
@@ -90,6 +129,13 @@ def verdict(seq, queue, pid, v, mark=None, prio=None, ct=None, payload=None, ack
 
 
 def batch(seq, queue, max_id, v, mark=None, prio=None, ack=True):
+    m = batch_py(seq, queue, max_id, v, mark, prio, ack)
+    opts = [f"mark={mark}"] if mark is not None else []
+    opts += [f"prio={prio}"] if prio is not None else []
+    return rust(m, "batch", seq, hdr(m)[2], queue, max_id, v, *opts)
+
+
+def batch_py(seq, queue, max_id, v, mark=None, prio=None, ack=True):
     a = nla(2, struct.pack("!II", v, max_id))
     if mark is not None:
         a += nla(3, struct.pack("!I", mark))
@@ -220,7 +266,9 @@ def request(q, rec, name, msg, notes, expect=0):
     r = q.reply(seq)
     err = err_info(r)[0]
     assert err == -expect, f"{name}: kernel answered {err}, expected {-expect}"
-    rec.add(name, msg, "user->kernel", notes + [f"kernel answer: NLMSG_ERROR error {err} (seq {seq})"])
+    origin = ("bytes from the Rust encoder (tools/capture/encoder), equal to the script's own struct.pack"
+              if ENCODER else "bytes built by the script (struct.pack)")
+    rec.add(name, msg, "user->kernel", notes + [origin, f"kernel answer: NLMSG_ERROR error {err} (seq {seq})"])
     return r
 
 
@@ -652,6 +700,8 @@ def sc_batch(rec):
     assert err_info(r)[0] == -2
     rec.add("emit_batch_drop_prio_empty", m, "user->kernel",
             ["batch NF_DROP up to id 10 with NFQA_PRIORITY 1 on an empty queue 5, NLM_F_ACK, seq 3",
+             "bytes from the Rust encoder (tools/capture/encoder), equal to the script's own struct.pack"
+             if ENCODER else "bytes built by the script (struct.pack)",
              "kernel answer: NLMSG_ERROR error -2 (ENOENT: nothing matched)"])
     rec.add("err_enoent_batch_empty", r, "kernel->user", ["ENOENT for the batch on an empty queue"])
 
@@ -685,9 +735,11 @@ def sc_payload(rec):
 
     udp_send(b"ct")
     p = q.packet()
-    ct = ct_nest(mark=(0x1, 0xFF), labels=(bytes([0x80] + [0] * 15), bytes([0xFF] + [0] * 15)))
+    lv, lm = bytes([0x80] + [0] * 15), bytes([0xFF] + [0] * 15)
+    ct = ct_nest(mark=(0x1, 0xFF), labels=(lv, lm))
     request(q, rec, "emit_verdict_ct",
-            verdict(3, 5, packet_id(p), NF_ACCEPT, mark=0x5, ct=ct),
+            verdict(3, 5, packet_id(p), NF_ACCEPT, mark=0x5, ct=ct,
+                    ct_args=("ctmark=1:255", f"labels={lv.hex()}:{lm.hex()}")),
             ["NF_ACCEPT for id 2 with NFQA_MARK 5 and NFQA_CT|NLA_F_NESTED {CTA_MARK 1, CTA_MARK_MASK 0xff,",
              "CTA_LABELS 80 00.., CTA_LABELS_MASK ff 00..}, NLM_F_ACK, seq 3. This kernel lacks the ctnetlink",
              "glue, so NFQA_CT is ignored"])
@@ -808,8 +860,17 @@ def inner(name):
     json.dump(rec.items, sys.stdout)
 
 
-def outer(out_dir, only):
+def build_encoder():
+    here = os.path.dirname(HERE)
+    subprocess.run(["cargo", "build", "--release", "--quiet", "--manifest-path",
+                    os.path.join(here, "encoder", "Cargo.toml")], check=True)
+    return os.path.join(here, "encoder", "target", "release", "nfq-capture-encoder")
+
+
+def outer(out_dir, only, python_only):
     os.makedirs(out_dir, exist_ok=True)
+    if not python_only:
+        os.environ["NFQ_CAPTURE_ENCODER"] = build_encoder()
     for name, (setup, extra, _fn) in SC.items():
         if only and name not in only:
             continue
@@ -855,12 +916,14 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default="crates/linux-nfqueue/tests/fixtures")
     ap.add_argument("--inner")
+    ap.add_argument("--python-only", action="store_true",
+                    help="send the script's own bytes without building the Rust encoder")
     ap.add_argument("only", nargs="*")
     a = ap.parse_args()
     if a.inner:
         inner(a.inner)
     else:
-        outer(a.out, a.only)
+        outer(a.out, a.only, a.python_only)
 
 
 if __name__ == "__main__":

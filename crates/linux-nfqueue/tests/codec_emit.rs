@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
 //! Byte-exact checks of the encoders against requests the Linux 6.18 kernel accepted.
 //!
-//! `tools/capture/capture.py` sent each `emit_*` fixture to the kernel and recorded its answer
+//! `tools/capture/capture.py` sent each `emit_*` fixture, as produced by this crate's encoder
+//! (through `tools/capture/encoder`, checked against the script's own `struct.pack` bytes), to
+//! the kernel and recorded its answer
 //! (in the fixture's comments: "kernel answer: NLMSG_ERROR error 0", packet delivered, ...).
 //! Here the Rust encoders must produce exactly those bytes, and the read-back views must
 //! recover every field. Host-order headers make these little-endian only.
@@ -26,6 +28,10 @@ fn check(name: &str, f: impl FnOnce(&mut [u8]) -> usize) -> Vec<u8> {
     assert!(
         notes.contains("kernel answer: NLMSG_ERROR error"),
         "{name} records the kernel's answer"
+    );
+    assert!(
+        notes.contains("bytes from the Rust encoder"),
+        "{name} was sent as produced by this crate's encoder"
     );
     let mut out = vec![0xa5u8; 200];
     let n = f(&mut out);

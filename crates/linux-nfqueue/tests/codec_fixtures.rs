@@ -252,13 +252,13 @@ fn pkt_udp4_input_tstamp() {
     assert_eq!(
         ts,
         Timestamp {
-            secs: 0x6b09_2396,
-            usecs: 0x758cc
+            secs: 0x6b09_2631,
+            usecs: 0xa5f65
         }
     );
     assert_eq!(
         ts.to_system_time(),
-        Some(SystemTime::UNIX_EPOCH + Duration::new(0x6b09_2396, 0x758cc * 1000))
+        Some(SystemTime::UNIX_EPOCH + Duration::new(0x6b09_2631, 0xa5f65 * 1000))
     );
     udp(ipv4(p.payload().unwrap(), 17, LO, LO), 9999, b"stamped");
 }
@@ -437,7 +437,7 @@ fn error(bytes: &[u8]) -> ErrorMsg<'_> {
 }
 
 /// The portid the capture process had; the kernel addresses acks to it.
-const CAPTURE_PORTID: u32 = 16819;
+const CAPTURE_PORTID: u32 = 8974;
 
 #[test]
 fn ack_config_bind() {
@@ -570,7 +570,7 @@ fn err_other_errnos() {
     for (name, errno, seq, req_ty, req_len, pid) in [
         ("err_einval_stolen", 22, 8, 0x0301, 32, CAPTURE_PORTID),
         ("err_ebusy_bind_again", 16, 9, 0x0302, 28, CAPTURE_PORTID),
-        ("err_eperm_other_owner", 1, 10, 0x0302, 28, 3_201_980_499),
+        ("err_eperm_other_owner", 1, 10, 0x0302, 28, 3_488_773_293),
         (
             "err_eopnotsupp_conntrack",
             95,
