@@ -17,7 +17,8 @@
 //!
 //! Files: `socket` (the netlink socket and its options), `batch` (`recvmmsg` storage), `netns`
 //! (network namespaces, per thread), `caps` (capabilities and privilege dropping), `affinity` (CPU
-//! pinning), `async_fd` (tokio registration, feature `tokio`).
+//! pinning), `sendmmsg` (batched UDP sends and UDP GSO, for the test kit's traffic generator),
+//! `cputime` (per-thread CPU time), `async_fd` (tokio registration, feature `tokio`).
 //!
 //! # References
 //!
@@ -34,7 +35,9 @@ mod affinity;
 mod async_fd;
 mod batch;
 mod caps;
+mod cputime;
 mod netns;
+mod sendmmsg;
 mod socket;
 
 #[cfg(all(test, feature = "testkit"))]
@@ -49,9 +52,11 @@ pub(crate) use batch::RecvBatch;
 pub(crate) use caps::{
     CAP_NET_ADMIN, CapSets, capabilities, drop_privileges_keep_net_admin, is_root,
 };
+pub(crate) use cputime::{clock_ticks_per_second, thread_id, thread_rusage};
 pub(crate) use netns::{
     current_netns, enter_netns, in_netns, in_new_netns, open_netns_path, unshare_netns,
 };
+pub(crate) use sendmmsg::{SendBatch, set_send_buffer, set_udp_segment, udp_segment};
 pub(crate) use socket::{Datagram, NetlinkSocket, RecvBufferOutcome};
 
 use std::io;
