@@ -12,7 +12,9 @@
 //!   [`Sandbox::install`] loads either with nft when the kernel has the nft `queue` statement,
 //!   else with iptables / ip6tables, and returns a [`RuleHandle`] whose counters can be read.
 //! * Traffic, bounded in count and time: [`send_udp`] and [`UdpSink`], [`tcp_transfer`] (a TCP
-//!   stream with a checksum of what arrived), [`ping`] (ICMP echo over IPv4 or IPv6).
+//!   stream with a checksum of what arrived), [`ping`] (ICMP echo over IPv4 or IPv6), and for
+//!   load [`UdpFlood`] (`sendmmsg` batches, optionally UDP GSO; [`Sandbox::udp_flood`]).
+//! * Cost: [`ThreadCpu`] samples a thread's user and system time, [`CpuTimes`] a CPU's.
 //! * Checks: the kernel's per-queue counters ([`Sandbox::queue_counters`], the rows of
 //!   `/proc/net/netfilter/nfnetlink_queue` as [`QueueStats`](crate::QueueStats)) and an
 //!   [`Expectation`] that checks several numbers at once and names every mismatch.
@@ -93,11 +95,15 @@
 //! [`Config::netns`]: crate::Config::netns
 
 mod checks;
+mod cpu;
+mod flood;
 mod rules;
 mod sandbox;
 mod traffic;
 
 pub use checks::{Expectation, ExpectationError, Want, wait_until};
+pub use cpu::{CpuTimes, ThreadCpu, ThreadTimes, current_thread_times};
+pub use flood::{FloodEnd, FloodReport, UdpFlood};
 pub use rules::{
     Chain, CountRule, Counters, Family, Protocol, QueueRule, RuleBackend, RuleHandle, Table,
 };
