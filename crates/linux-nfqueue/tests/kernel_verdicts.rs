@@ -7,8 +7,8 @@ mod support;
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::{Arc, Mutex};
 
-use linux_nfqueue::testkit::{Chain, CountRule, Protocol, QueueRule, Sandbox};
-use linux_nfqueue::{Config, Family, Hook, VerdictAttrs};
+use linux_nfqueue::testkit::{Chain, CountRule, Protocol, QueueRule, Sandbox, Table};
+use linux_nfqueue::{Config, Family, Hook, Verdict, VerdictAttrs};
 use support::{
     QUIET, WAIT, join, open_in, queue_row, receive_in_background, serve_in_background, v4, v6,
 };
@@ -227,11 +227,8 @@ fn mark_from_a_verdict_is_seen_by_a_later_mark_rule() {
 
     let server = serve_in_background(queue, N, WAIT, |p| {
         assert_eq!(p.mark(), None, "no mark before the verdict");
-        p.verdict_with(
-            linux_nfqueue::Verdict::Accept,
-            &VerdictAttrs::new().with_mark(MARK),
-        )
-        .expect("accept with a mark");
+        p.verdict_with(Verdict::Accept, &VerdictAttrs::new().with_mark(MARK))
+            .expect("accept with a mark");
     });
     sb.send_udp(v4(PORT), N, 32, WAIT).expect("send");
     join(server);
@@ -274,5 +271,55 @@ fn accept_skips_the_rest_of_the_queueing_chain() {
         after.packets().unwrap(),
         0,
         "kernel: a rule after the NFQUEUE rule in the same chain saw accepted packets"
+    );
+}
+
+/// Queues in the mangle table's OUTPUT chain (priority -150) and counts in the filter table's
+/// (priority 0): returns the filter count after `N` packets got `verdict`, and the deliveries.
+fn later_table_sees(verdict: Verdict) -> Option<(u64, u64)> {
+    const N: u64 = 20;
+    let sb = Sandbox::new_or_skip()?;
+    sb.install(
+        &QueueRule::new(Chain::Output, QUEUE)
+            .table(Table::Mangle)
+            .udp()
+            .dport(PORT),
+    )
+    .expect("install the mangle queue rule");
+    let later = sb
+        .install_count(&CountRule::new(Chain::Output).udp().dport(PORT))
+        .expect("install the filter counting rule");
+    let mut sink = sb.udp_sink(v4(PORT)).expect("bind the receiver");
+    let queue = open_in(&sb, Config::new(QUEUE));
+    let server = serve_in_background(queue, N, WAIT, move |p| {
+        p.verdict(verdict).expect("verdict")
+    });
+    sb.send_udp(v4(PORT), N, 16, WAIT).expect("send");
+    assert_eq!(join(server).1, N);
+    sink.wait_for(N, WAIT).expect("receive");
+    Some((later.packets().unwrap(), sink.report().distinct))
+}
+
+#[test]
+fn accept_continues_with_the_next_table() {
+    let Some((later, delivered)) = later_table_sees(Verdict::Accept) else {
+        return;
+    };
+    assert_eq!(
+        (later, delivered),
+        (20, 20),
+        "(kernel: filter OUTPUT count, delivered)"
+    );
+}
+
+#[test]
+fn stop_skips_the_later_tables() {
+    let Some((later, delivered)) = later_table_sees(Verdict::Stop) else {
+        return;
+    };
+    assert_eq!(
+        (later, delivered),
+        (0, 20),
+        "(kernel: filter OUTPUT count, delivered)"
     );
 }
