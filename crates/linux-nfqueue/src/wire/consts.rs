@@ -111,6 +111,7 @@ pub const NFQ_TYPE_VERDICT_BATCH: u16 =
 
 // ---- nfnetlink_queue.h: packet and verdict attributes (enum nfqnl_attr_type) -----------------
 
+/// `NFQA_UNSPEC`: unused attribute type 0.
 pub const NFQA_UNSPEC: u16 = 0;
 /// `nfqnl_msg_packet_hdr`: be32 packet_id, be16 hw_protocol, u8 hook (7 bytes).
 pub const NFQA_PACKET_HDR: u16 = 1;
@@ -184,22 +185,33 @@ pub const NFQA_CFG_MASK: u16 = 4;
 /// be32 flag values.
 pub const NFQA_CFG_FLAGS: u16 = 5;
 
+/// `NFQNL_CFG_CMD_NONE`: config command none (reconfigure a bound queue).
 pub const NFQNL_CFG_CMD_NONE: u8 = 0;
+/// `NFQNL_CFG_CMD_BIND`: config command that creates the queue, owned by the sender's portid.
 pub const NFQNL_CFG_CMD_BIND: u8 = 1;
+/// `NFQNL_CFG_CMD_UNBIND`: config command that destroys the queue, dropping queued packets.
 pub const NFQNL_CFG_CMD_UNBIND: u8 = 2;
 /// No-op since Linux 3.8; makes the kernel ignore the rest of the message.
 pub const NFQNL_CFG_CMD_PF_BIND: u8 = 3;
 /// No-op since Linux 3.8; makes the kernel ignore the rest of the message.
 pub const NFQNL_CFG_CMD_PF_UNBIND: u8 = 4;
 
+/// `NFQNL_COPY_NONE`: copy mode nothing (packets are dropped in this mode).
 pub const NFQNL_COPY_NONE: u8 = 0;
+/// `NFQNL_COPY_META`: copy mode metadata only.
 pub const NFQNL_COPY_META: u8 = 1;
+/// `NFQNL_COPY_PACKET`: copy mode metadata and up to copy_range payload bytes.
 pub const NFQNL_COPY_PACKET: u8 = 2;
 
+/// `NFQA_CFG_F_FAIL_OPEN`: queue flag, accept instead of drop when the queue or socket is full.
 pub const NFQA_CFG_F_FAIL_OPEN: u32 = 1 << 0;
+/// `NFQA_CFG_F_CONNTRACK`: queue flag, add NFQA_CT and NFQA_CT_INFO.
 pub const NFQA_CFG_F_CONNTRACK: u32 = 1 << 1;
+/// `NFQA_CFG_F_GSO`: queue flag, queue GSO packets unsegmented.
 pub const NFQA_CFG_F_GSO: u32 = 1 << 2;
+/// `NFQA_CFG_F_UID_GID`: queue flag, add NFQA_UID and NFQA_GID.
 pub const NFQA_CFG_F_UID_GID: u32 = 1 << 3;
+/// `NFQA_CFG_F_SECCTX`: queue flag, add NFQA_SECCTX.
 pub const NFQA_CFG_F_SECCTX: u32 = 1 << 4;
 /// First unsupported flag bit; any bit at or above gives `-EOPNOTSUPP`.
 pub const NFQA_CFG_F_MAX: u32 = 1 << 5;
@@ -209,13 +221,19 @@ pub const NFQ_MAX_PAYLOAD: usize = 0xffff - NLA_HDRLEN;
 
 // ---- netfilter.h: verdicts -------------------------------------------------------------------
 
+/// `NF_DROP`: verdict code, drop the packet.
 pub const NF_DROP: u32 = 0;
+/// `NF_ACCEPT`: verdict code, accept and continue with the next hook entry.
 pub const NF_ACCEPT: u32 = 1;
 /// Rejected by NFQUEUE with `-EINVAL`; not expressible by [`crate::wire::Verdict`].
 pub const NF_STOLEN: u32 = 2;
+/// `NF_QUEUE`: verdict code, requeue to the queue in bits 16-31.
 pub const NF_QUEUE: u32 = 3;
+/// `NF_REPEAT`: verdict code, call the same hook entry again.
 pub const NF_REPEAT: u32 = 4;
+/// `NF_STOP`: verdict code, accept and skip later hook entries.
 pub const NF_STOP: u32 = 5;
+/// `NF_MAX_VERDICT`: highest verdict code the kernel accepts.
 pub const NF_MAX_VERDICT: u32 = NF_STOP;
 /// Bits of the verdict the kernel reads as the code.
 pub const NF_VERDICT_MASK: u32 = 0x0000_00ff;
@@ -226,80 +244,142 @@ pub const NF_VERDICT_QBITS: u32 = 16;
 
 // ---- netfilter.h: protocol families (NFPROTO_*) ----------------------------------------------
 
+/// `NFPROTO_UNSPEC`: protocol family unspecified (requests).
 pub const NFPROTO_UNSPEC: u8 = 0;
+/// `NFPROTO_INET`: protocol family inet (IPv4 and IPv6 tables; never in packets).
 pub const NFPROTO_INET: u8 = 1;
+/// `NFPROTO_IPV4`: protocol family IPv4.
 pub const NFPROTO_IPV4: u8 = 2;
+/// `NFPROTO_ARP`: protocol family ARP.
 pub const NFPROTO_ARP: u8 = 3;
+/// `NFPROTO_NETDEV`: protocol family netdev.
 pub const NFPROTO_NETDEV: u8 = 5;
+/// `NFPROTO_BRIDGE`: protocol family bridge.
 pub const NFPROTO_BRIDGE: u8 = 7;
+/// `NFPROTO_IPV6`: protocol family IPv6.
 pub const NFPROTO_IPV6: u8 = 10;
 
+/// `NF_INET_PRE_ROUTING`: inet and bridge hook prerouting.
 pub const NF_INET_PRE_ROUTING: u8 = 0;
+/// `NF_INET_LOCAL_IN`: inet and bridge hook input.
 pub const NF_INET_LOCAL_IN: u8 = 1;
+/// `NF_INET_FORWARD`: inet and bridge hook forward.
 pub const NF_INET_FORWARD: u8 = 2;
+/// `NF_INET_LOCAL_OUT`: inet and bridge hook output.
 pub const NF_INET_LOCAL_OUT: u8 = 3;
+/// `NF_INET_POST_ROUTING`: inet and bridge hook postrouting.
 pub const NF_INET_POST_ROUTING: u8 = 4;
+/// `NF_NETDEV_INGRESS`: netdev hook ingress.
 pub const NF_NETDEV_INGRESS: u8 = 0;
+/// `NF_NETDEV_EGRESS`: netdev hook egress.
 pub const NF_NETDEV_EGRESS: u8 = 1;
+/// `NF_ARP_IN`: ARP hook input.
 pub const NF_ARP_IN: u8 = 0;
+/// `NF_ARP_OUT`: ARP hook output.
 pub const NF_ARP_OUT: u8 = 1;
+/// `NF_ARP_FORWARD`: ARP hook forward.
 pub const NF_ARP_FORWARD: u8 = 2;
 
 // ---- nf_conntrack_common.h: enum ip_conntrack_info --------------------------------------------
 
+/// `IP_CT_ESTABLISHED`: conntrack info, established, original direction.
 pub const IP_CT_ESTABLISHED: u32 = 0;
+/// `IP_CT_RELATED`: conntrack info, related, original direction.
 pub const IP_CT_RELATED: u32 = 1;
+/// `IP_CT_NEW`: conntrack info, new connection.
 pub const IP_CT_NEW: u32 = 2;
+/// `IP_CT_ESTABLISHED_REPLY`: conntrack info, established, reply direction.
 pub const IP_CT_ESTABLISHED_REPLY: u32 = 3;
+/// `IP_CT_RELATED_REPLY`: conntrack info, related, reply direction.
 pub const IP_CT_RELATED_REPLY: u32 = 4;
 
 // ---- nfnetlink_conntrack.h: enum ctattr_type --------------------------------------------------
 
+/// `CTA_TUPLE_ORIG`: conntrack, nested original-direction tuple.
 pub const CTA_TUPLE_ORIG: u16 = 1;
+/// `CTA_TUPLE_REPLY`: conntrack, nested reply-direction tuple.
 pub const CTA_TUPLE_REPLY: u16 = 2;
+/// `CTA_STATUS`: conntrack, be32 IPS_* status bits.
 pub const CTA_STATUS: u16 = 3;
+/// `CTA_PROTOINFO`: conntrack, nested protocol state.
 pub const CTA_PROTOINFO: u16 = 4;
+/// `CTA_HELP`: conntrack, nested helper.
 pub const CTA_HELP: u16 = 5;
+/// `CTA_NAT_SRC`: conntrack, nested source NAT.
 pub const CTA_NAT_SRC: u16 = 6;
+/// `CTA_TIMEOUT`: conntrack, be32 seconds to expiry.
 pub const CTA_TIMEOUT: u16 = 7;
+/// `CTA_MARK`: conntrack, be32 connection mark.
 pub const CTA_MARK: u16 = 8;
+/// `CTA_COUNTERS_ORIG`: conntrack, nested original-direction counters.
 pub const CTA_COUNTERS_ORIG: u16 = 9;
+/// `CTA_COUNTERS_REPLY`: conntrack, nested reply-direction counters.
 pub const CTA_COUNTERS_REPLY: u16 = 10;
+/// `CTA_USE`: conntrack, be32 reference count.
 pub const CTA_USE: u16 = 11;
+/// `CTA_ID`: conntrack, be32 entry id.
 pub const CTA_ID: u16 = 12;
+/// `CTA_NAT_DST`: conntrack, nested destination NAT.
 pub const CTA_NAT_DST: u16 = 13;
+/// `CTA_TUPLE_MASTER`: conntrack, nested master tuple of an expected connection.
 pub const CTA_TUPLE_MASTER: u16 = 14;
+/// `CTA_SEQ_ADJ_ORIG`: conntrack, nested sequence adjustment, original direction.
 pub const CTA_SEQ_ADJ_ORIG: u16 = 15;
+/// `CTA_SEQ_ADJ_REPLY`: conntrack, nested sequence adjustment, reply direction.
 pub const CTA_SEQ_ADJ_REPLY: u16 = 16;
+/// `CTA_SECMARK`: conntrack, obsolete secmark.
 pub const CTA_SECMARK: u16 = 17;
+/// `CTA_ZONE`: conntrack, be16 zone.
 pub const CTA_ZONE: u16 = 18;
+/// `CTA_SECCTX`: conntrack, nested security context.
 pub const CTA_SECCTX: u16 = 19;
+/// `CTA_TIMESTAMP`: conntrack, nested start and stop timestamps.
 pub const CTA_TIMESTAMP: u16 = 20;
+/// `CTA_MARK_MASK`: conntrack, be32 mask of the mark bits to change.
 pub const CTA_MARK_MASK: u16 = 21;
+/// `CTA_LABELS`: conntrack, label bits (up to 16 bytes, a multiple of 4).
 pub const CTA_LABELS: u16 = 22;
+/// `CTA_LABELS_MASK`: conntrack, mask of the label bits to change, as long as CTA_LABELS.
 pub const CTA_LABELS_MASK: u16 = 23;
+/// `CTA_SYNPROXY`: conntrack, nested synproxy state.
 pub const CTA_SYNPROXY: u16 = 24;
 
-/// `enum ctattr_tuple`.
+// enum ctattr_tuple
+/// `CTA_TUPLE_IP`: tuple, nested addresses.
 pub const CTA_TUPLE_IP: u16 = 1;
+/// `CTA_TUPLE_PROTO`: tuple, nested L4 protocol data.
 pub const CTA_TUPLE_PROTO: u16 = 2;
+/// `CTA_TUPLE_ZONE`: tuple, be16 zone.
 pub const CTA_TUPLE_ZONE: u16 = 3;
 
-/// `enum ctattr_ip`.
+// enum ctattr_ip
+/// `CTA_IP_V4_SRC`: tuple address, IPv4 source (4 bytes).
 pub const CTA_IP_V4_SRC: u16 = 1;
+/// `CTA_IP_V4_DST`: tuple address, IPv4 destination (4 bytes).
 pub const CTA_IP_V4_DST: u16 = 2;
+/// `CTA_IP_V6_SRC`: tuple address, IPv6 source (16 bytes).
 pub const CTA_IP_V6_SRC: u16 = 3;
+/// `CTA_IP_V6_DST`: tuple address, IPv6 destination (16 bytes).
 pub const CTA_IP_V6_DST: u16 = 4;
 
-/// `enum ctattr_l4proto`.
+// enum ctattr_l4proto
+/// `CTA_PROTO_NUM`: tuple protocol, u8 IP protocol number.
 pub const CTA_PROTO_NUM: u16 = 1;
+/// `CTA_PROTO_SRC_PORT`: tuple protocol, be16 source port.
 pub const CTA_PROTO_SRC_PORT: u16 = 2;
+/// `CTA_PROTO_DST_PORT`: tuple protocol, be16 destination port.
 pub const CTA_PROTO_DST_PORT: u16 = 3;
+/// `CTA_PROTO_ICMP_ID`: tuple protocol, be16 ICMP id.
 pub const CTA_PROTO_ICMP_ID: u16 = 4;
+/// `CTA_PROTO_ICMP_TYPE`: tuple protocol, u8 ICMP type.
 pub const CTA_PROTO_ICMP_TYPE: u16 = 5;
+/// `CTA_PROTO_ICMP_CODE`: tuple protocol, u8 ICMP code.
 pub const CTA_PROTO_ICMP_CODE: u16 = 6;
+/// `CTA_PROTO_ICMPV6_ID`: tuple protocol, be16 ICMPv6 id.
 pub const CTA_PROTO_ICMPV6_ID: u16 = 7;
+/// `CTA_PROTO_ICMPV6_TYPE`: tuple protocol, u8 ICMPv6 type.
 pub const CTA_PROTO_ICMPV6_TYPE: u16 = 8;
+/// `CTA_PROTO_ICMPV6_CODE`: tuple protocol, u8 ICMPv6 code.
 pub const CTA_PROTO_ICMPV6_CODE: u16 = 9;
 
 /// Size of conntrack labels (`NF_CT_LABELS_MAX_SIZE`, 128 bits).
