@@ -6,10 +6,6 @@
 //! `include/uapi/linux/netfilter/nfnetlink_conntrack.h` and
 //! `include/uapi/linux/netfilter.h`. The typed API of [`crate::wire`] uses Rust names and carries
 //! these names as doc aliases.
-#![allow(
-    missing_docs,
-    reason = "each group is documented; the C names speak for themselves"
-)]
 
 // ---- netlink.h: message header --------------------------------------------------------------
 
