@@ -8,7 +8,7 @@ mod support;
 
 use std::sync::{Arc, Mutex};
 
-use linux_nfqueue::testkit::{Chain, QueueRule, Sandbox};
+use linux_nfqueue::testkit::{Chain, CountRule, QueueRule, Sandbox};
 use linux_nfqueue::{
     Config, ConfigFlags, CtUpdate, ErrorKind, Queue, Verdict, VerdictAttrs, VerdictError,
 };
@@ -31,7 +31,8 @@ fn uid_and_gid_of_a_local_sender() {
     let Some(sb) = Sandbox::new_or_skip() else {
         return;
     };
-    sb.install(&QueueRule::new(Chain::Output, QUEUE).udp().dport(PORT))
+    let queued = sb
+        .install(&QueueRule::new(Chain::Output, QUEUE).udp().dport(PORT))
         .expect("install the queue rule");
     let mut sink = sb.udp_sink(v4(PORT)).expect("bind the receiver");
     let queue = open_in(&sb, Config::new(QUEUE).uid_gid(true));
@@ -77,7 +78,8 @@ fn without_the_flag_there_is_no_uid() {
     let Some(sb) = Sandbox::new_or_skip() else {
         return;
     };
-    sb.install(&QueueRule::new(Chain::Output, QUEUE).udp().dport(PORT))
+    let queued = sb
+        .install(&QueueRule::new(Chain::Output, QUEUE).udp().dport(PORT))
         .expect("install the queue rule");
     let queue = open_in(&sb, Config::new(QUEUE));
     assert_eq!(granted(&queue), ConfigFlags::empty());
@@ -87,6 +89,7 @@ fn without_the_flag_there_is_no_uid() {
     });
     sb.send_udp(v4(PORT), 1, 16, WAIT).expect("send");
     assert_eq!(join(server).1, 1);
+    assert_eq!(queued.packets().unwrap(), 1, "kernel: the queue rule");
 }
 
 /// Whether the kernel grants the conntrack flag (it needs the ctnetlink glue,
@@ -109,7 +112,8 @@ fn conntrack_flag_degrades_cleanly() {
         return;
     };
     let glue = kernel_has_conntrack_glue(&sb);
-    sb.install(&QueueRule::new(Chain::Output, QUEUE).udp().dport(PORT))
+    let queued = sb
+        .install(&QueueRule::new(Chain::Output, QUEUE).udp().dport(PORT))
         .expect("install the queue rule");
     let mut sink = sb.udp_sink(v4(PORT)).expect("bind the receiver");
     let queue = open_in(&sb, Config::new(QUEUE).conntrack(true).uid_gid(true));
@@ -135,6 +139,7 @@ fn conntrack_flag_degrades_cleanly() {
     assert_eq!(join(server).1, 3);
     sink.wait_for(3, WAIT).expect("receive");
     assert_eq!(sink.report().distinct, 3);
+    assert_eq!(queued.packets().unwrap(), 3, "kernel: the queue rule");
 }
 
 #[test]
@@ -166,8 +171,12 @@ fn a_verdict_with_a_connmark_is_accepted() {
     let Some(sb) = Sandbox::new_or_skip() else {
         return;
     };
-    sb.install(&QueueRule::new(Chain::Output, QUEUE).udp().dport(PORT))
+    let queued = sb
+        .install(&QueueRule::new(Chain::Output, QUEUE).udp().dport(PORT))
         .expect("install the queue rule");
+    let arrived = sb
+        .install_count(&CountRule::new(Chain::Input).udp().dport(PORT))
+        .expect("install the counting rule");
     let mut sink = sb.udp_sink(v4(PORT)).expect("bind the receiver");
     let reported = Arc::new(Mutex::new(Vec::<VerdictError>::new()));
     let hook = reported.clone();

@@ -251,6 +251,9 @@ fn replacement_shorter_than_the_ip_header_is_refused() {
     };
     sb.install(&QueueRule::new(Chain::Output, QUEUE).udp().dport(PORT))
         .expect("install the queue rule");
+    let arrived = sb
+        .install_count(&CountRule::new(Chain::Input).udp().dport(PORT))
+        .expect("install the counting rule");
     let mut sink = sb.udp_sink(v4(PORT)).expect("bind the receiver");
     let queue = open_in(&sb, Config::new(QUEUE));
     let outcome = Arc::new(Mutex::new(Vec::new()));
@@ -277,6 +280,11 @@ fn replacement_shorter_than_the_ip_header_is_refused() {
         4,
         "the packets got the default verdict, Accept"
     );
+    assert_eq!(
+        arrived.packets().unwrap(),
+        4,
+        "kernel: packets reaching INPUT"
+    );
 }
 
 /// The same refusal through a verdict token, the path for verdicts decided on other threads.
@@ -287,6 +295,9 @@ fn a_token_refuses_a_replacement_shorter_than_the_ip_header() {
     };
     sb.install(&QueueRule::new(Chain::Output, QUEUE).udp().dport(PORT))
         .expect("install the queue rule");
+    let arrived = sb
+        .install_count(&CountRule::new(Chain::Input).udp().dport(PORT))
+        .expect("install the counting rule");
     let mut sink = sb.udp_sink(v4(PORT)).expect("bind the receiver");
     let queue = open_in(&sb, Config::new(QUEUE));
     let outcome = Arc::new(Mutex::new(Vec::new()));
@@ -316,5 +327,10 @@ fn a_token_refuses_a_replacement_shorter_than_the_ip_header() {
         sink.report().distinct,
         4,
         "the packets got the default verdict, Accept"
+    );
+    assert_eq!(
+        arrived.packets().unwrap(),
+        4,
+        "kernel: packets reaching INPUT"
     );
 }
