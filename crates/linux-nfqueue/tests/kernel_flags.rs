@@ -71,6 +71,7 @@ fn uid_and_gid_of_a_local_sender() {
         "setpriv's datagram"
     );
     assert_eq!(sink.report().datagrams, N + 1);
+    assert_eq!(queued.packets().unwrap(), N + 1, "kernel: the queue rule");
 }
 
 #[test]
@@ -206,6 +207,12 @@ fn a_verdict_with_a_connmark_is_accepted() {
         reported.lock().unwrap().is_empty(),
         "{:?}",
         reported.lock().unwrap()
+    );
+    assert_eq!(queued.packets().unwrap(), N, "kernel: the queue rule");
+    assert_eq!(
+        arrived.packets().unwrap(),
+        N,
+        "kernel: packets reaching INPUT"
     );
 }
 
