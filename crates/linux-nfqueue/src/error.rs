@@ -154,6 +154,11 @@ impl Error {
         }
     }
 
+    pub(crate) fn with_op(mut self, op: &'static str) -> Self {
+        self.op = op;
+        self
+    }
+
     pub(crate) fn with_queue(mut self, queue: u16) -> Self {
         self.queue = Some(queue);
         self

@@ -2,8 +2,9 @@
 //! Opening the socket, binding queues in one acknowledged message, flag fallback, and turning
 //! the kernel's terse errnos into errors that say what happened.
 
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::Queue;
@@ -20,17 +21,19 @@ const CONFIG_TIMEOUT: Duration = Duration::from_secs(5);
 /// The kernel's table of bound queues; its absence means NFQUEUE is not in the kernel.
 const PROC_QUEUES: &str = "/proc/net/netfilter/nfnetlink_queue";
 
-/// Opens the socket where the configuration says, and sets its options.
-pub(super) fn open_socket(config: &Config) -> Result<NetlinkSocket> {
-    let sock = match &config.source {
-        SocketSource::Current => NetlinkSocket::open(),
-        SocketSource::NetnsPath(path) => {
-            let ns =
-                sys::open_netns_path(path).map_err(|e| Error::io("open network namespace", e))?;
-            sys::in_netns(ns.as_fd(), NetlinkSocket::open).and_then(|r| r)
-        }
-        SocketSource::NetnsFd(fd) => sys::in_netns(fd.as_fd(), NetlinkSocket::open).and_then(|r| r),
-        SocketSource::Socket(slot) => {
+/// Opens the socket where the configuration says, and sets its options. Also returns the
+/// namespace the socket lives in when it is not the caller's, to read its `/proc` tables later.
+pub(super) fn open_socket(config: &Config) -> Result<(NetlinkSocket, Option<Arc<OwnedFd>>)> {
+    let ns = match &config.source {
+        SocketSource::NetnsPath(path) => Some(Arc::new(
+            sys::open_netns_path(path).map_err(|e| Error::io("open network namespace", e))?,
+        )),
+        SocketSource::NetnsFd(fd) => Some(fd.clone()),
+        _ => None,
+    };
+    let sock = match (&config.source, &ns) {
+        (_, Some(ns)) => sys::in_netns(ns.as_fd(), NetlinkSocket::open).and_then(|r| r),
+        (SocketSource::Socket(slot), None) => {
             let fd = slot.lock().unwrap_or_else(|e| e.into_inner()).take();
             match fd {
                 Some(fd) => NetlinkSocket::from_owned_fd(fd),
@@ -42,6 +45,7 @@ pub(super) fn open_socket(config: &Config) -> Result<NetlinkSocket> {
                 }
             }
         }
+        _ => NetlinkSocket::open(),
     }
     .map_err(|e| Error::io("open netlink socket", e))?;
 
@@ -70,7 +74,7 @@ pub(super) fn open_socket(config: &Config) -> Result<NetlinkSocket> {
     }
     sock.set_nonblocking(config.nonblocking)
         .map_err(|e| Error::io("set O_NONBLOCK", e))?;
-    Ok(sock)
+    Ok((sock, ns))
 }
 
 impl Queue {
@@ -182,21 +186,31 @@ impl Queue {
     fn diagnose(&self, queue: u16, err: Error) -> Error {
         match err.kind() {
             ErrorKind::PermissionDenied => {
-                if let Ok(Some(row)) = crate::QueueStats::read_queue(queue) {
-                    if row.portid != self.sink.shared.portid {
-                        return Error::busy(queue, row.portid);
-                    }
+                let owner = self.read_stats().ok().and_then(|all| {
+                    all.into_iter()
+                        .find(|row| row.queue == queue && row.portid != self.sink.shared.portid)
+                });
+                match owner {
+                    Some(row) => Error::busy(queue, row.portid),
+                    None => err.with_op("bind").with_queue(queue),
                 }
-                err.with_queue(queue)
             }
             ErrorKind::Kernel if err.raw_os_error() == Some(libc::EINVAL) => {
                 if Path::new(PROC_QUEUES).exists() {
-                    err.with_queue(queue)
+                    err.with_op("bind").with_queue(queue)
                 } else {
                     Error::new(ErrorKind::SubsystemMissing, "bind").with_queue(queue)
                 }
             }
-            _ => err.with_queue(queue),
+            _ => err.with_op("bind").with_queue(queue),
+        }
+    }
+
+    /// The kernel's queue table of the namespace the socket lives in.
+    pub(super) fn read_stats(&self) -> std::io::Result<Vec<crate::QueueStats>> {
+        match &self.netns {
+            Some(ns) => sys::in_netns(ns.as_fd(), crate::QueueStats::read_all)?,
+            None => crate::QueueStats::read_all(),
         }
     }
 }

@@ -64,6 +64,8 @@ pub struct Queue {
     seqs: SeqCounter,
     config: Config,
     granted: Vec<(u16, ConfigFlags)>,
+    /// The socket's network namespace when it is not the opener's.
+    netns: Option<Arc<std::os::fd::OwnedFd>>,
     stop: Arc<AtomicBool>,
     last_overrun_log: Option<Instant>,
     overruns_unlogged: u64,
@@ -83,7 +85,7 @@ impl Queue {
     /// [`ErrorKind::Unsupported`] for refused flags with
     /// [`Config::strict_flags`](crate::Config::strict_flags).
     pub fn open(config: Config) -> Result<Self> {
-        let sock = bind::open_socket(&config)?;
+        let (sock, netns) = bind::open_socket(&config)?;
         let portid = sock.portid().map_err(|e| Error::io("getsockname", e))?;
         let shared = Arc::new(Shared {
             sock,
@@ -101,6 +103,7 @@ impl Queue {
             scratch: vec![0; buf_size],
             seqs: SeqCounter::new(portid ^ 0x5a5a_0000),
             granted: Vec::new(),
+            netns,
             stop: Arc::new(AtomicBool::new(false)),
             last_overrun_log: None,
             overruns_unlogged: 0,
@@ -329,9 +332,11 @@ impl Queue {
     }
 
     /// The kernel's counters for this socket's queues, from
-    /// `/proc/net/netfilter/nfnetlink_queue` of the namespace the calling thread is in.
+    /// `/proc/net/netfilter/nfnetlink_queue` of the namespace the socket lives in.
     pub fn stats(&self) -> Result<Vec<QueueStats>> {
-        let all = QueueStats::read_all().map_err(|e| Error::io("read queue statistics", e))?;
+        let all = self
+            .read_stats()
+            .map_err(|e| Error::io("read queue statistics", e))?;
         let me = self.portid();
         Ok(all.into_iter().filter(|s| s.portid == me).collect())
     }
