@@ -1,12 +1,15 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
 //! Kernel tests of a queue's life: a busy queue number gives a clear error (to a second socket
 //! and to a second process), closing or dropping the queue unbinds it, and binding again in
-//! the same process works, with ids starting again at 1.
+//! the same process works, with ids starting again at 1. The socket does not leak into child
+//! processes, and a killed owner frees its queue at once.
 
 mod support;
 
-use std::io;
+use std::io::{self, BufRead, BufReader};
+use std::os::fd::AsRawFd;
 use std::process::Stdio;
+use std::sync::mpsc;
 
 use linux_nfqueue::testkit::{Chain, QueueRule, Sandbox};
 use linux_nfqueue::{Config, ErrorKind, Queue};
@@ -21,6 +24,9 @@ const QUEUE: u16 = 5;
 const CHILD_ENV: &str = "NFQUEUE_KERNEL_TEST_BIND_QUEUE";
 /// The line the helper process prints its outcome on.
 const CHILD_TAG: &str = "bind-outcome:";
+/// Set in the environment of the helper process that
+/// [`a_killed_owner_frees_its_queue_at_once`] starts: the queue to bind and hold a packet of.
+const HOLD_ENV: &str = "NFQUEUE_KERNEL_TEST_HOLD_QUEUE";
 
 #[test]
 fn a_second_socket_gets_queue_busy_naming_the_owner() {
@@ -61,9 +67,21 @@ fn a_second_socket_gets_queue_busy_naming_the_owner() {
 }
 
 /// Runs in the helper process only (it does nothing in a normal test run): binds the queue
-/// named by [`CHILD_ENV`] and prints the outcome on one line.
+/// named by [`CHILD_ENV`] and prints the outcome on one line; or, with [`HOLD_ENV`], binds the
+/// queue, takes one packet without answering it and waits to be killed.
 #[test]
 fn helper_process_binds_a_queue_when_asked() {
+    if let Ok(queue) = std::env::var(HOLD_ENV) {
+        let mut q = Queue::open(Config::new(queue.parse().expect("a queue number")))
+            .expect("the helper binds the queue");
+        println!("{CHILD_TAG} bound portid={}", q.portid());
+        let mut held = Vec::new();
+        serve(&mut q, 1, WAIT, |p| held.push(p.into_token()));
+        println!("{CHILD_TAG} holding {}", held.len());
+        // The test kills this process long before.
+        std::thread::sleep(2 * WAIT);
+        return;
+    }
     let Ok(queue) = std::env::var(CHILD_ENV) else {
         return;
     };
@@ -207,4 +225,114 @@ fn rebinding_in_the_same_process_works_ten_times() {
     // Every round's sender starts its sequence numbers at 0, so count datagrams.
     assert_eq!(sink.report().datagrams, ROUNDS);
     assert_eq!(queued.packets().unwrap(), ROUNDS, "kernel: the queue rule");
+}
+
+/// The queue's socket is opened close-on-exec: a child process started while the queue is
+/// open does not inherit it (an inherited socket would keep the queue bound after the owner
+/// exits).
+#[test]
+fn the_socket_does_not_leak_into_child_processes() {
+    let Some(sb) = Sandbox::new_or_skip() else {
+        return;
+    };
+    let queue = open_in(&sb, Config::new(QUEUE));
+    let socket = std::fs::read_link(format!("/proc/self/fd/{}", queue.as_raw_fd()))
+        .expect("read the queue's descriptor");
+    let socket = socket.to_string_lossy().into_owned();
+    assert!(socket.starts_with("socket:["), "{socket}");
+    let out = std::process::Command::new("sh")
+        .args(["-c", "for fd in /proc/self/fd/*; do readlink \"$fd\" || true; done"])
+        .stdin(Stdio::null())
+        .output()
+        .expect("run a child process");
+    assert!(out.status.success(), "{out:?}");
+    let child_fds = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        child_fds.lines().all(|l| l != socket),
+        "the child inherited the queue's socket {socket}:\n{child_fds}"
+    );
+}
+
+/// A process killed with SIGKILL while it holds a packet: the kernel releases its queue (the
+/// packet is dropped), and another process binds the same queue at once and serves traffic.
+#[test]
+fn a_killed_owner_frees_its_queue_at_once() {
+    let Some(sb) = Sandbox::new_or_skip() else {
+        return;
+    };
+    sb.install(&QueueRule::new(Chain::Output, QUEUE).udp().dport(PORT))
+        .expect("install the queue rule");
+    let mut sink = sb.udp_sink(v4(PORT)).expect("bind the receiver");
+    let me = std::env::current_exe().expect("the test binary's path");
+    let mut child = sb
+        .command(&me)
+        .args([
+            "--exact",
+            "helper_process_binds_a_queue_when_asked",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(HOLD_ENV, QUEUE.to_string())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start the helper process with ip netns exec");
+    let lines = {
+        let stdout = child.stdout.take().expect("the helper's stdout");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some((_, outcome)) = line.split_once(CHILD_TAG) {
+                    if tx.send(outcome.trim().to_string()).is_err() {
+                        break;
+                    }
+                }
+            }
+        });
+        rx
+    };
+    let mut next = |what: &str| {
+        lines.recv_timeout(WAIT).unwrap_or_else(|_| {
+            let _ = child.kill();
+            panic!("the helper process did not report {what}")
+        })
+    };
+    let bound = next("binding");
+    let owner: u32 = bound
+        .strip_prefix("bound portid=")
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("unexpected helper output: {bound}"));
+    sb.send_udp(v4(PORT), 1, 16, WAIT).expect("send");
+    assert_eq!(next("holding"), "holding 1");
+    let row = queue_row(&sb, QUEUE).expect("queue listed");
+    assert_eq!(
+        (row.portid, row.waiting),
+        (owner, 1),
+        "kernel: held by the helper"
+    );
+
+    child.kill().expect("SIGKILL the helper");
+    child.wait().expect("reap the helper");
+    let mut queue = open_in(&sb, Config::new(QUEUE));
+    let row = queue_row(&sb, QUEUE).expect("queue listed");
+    assert_eq!(
+        (row.portid, row.waiting),
+        (queue.portid(), 0),
+        "kernel: ours, empty"
+    );
+    sink.collect_for(QUIET).expect("receive");
+    assert_eq!(
+        sink.report().datagrams,
+        0,
+        "the killed owner's packet was dropped"
+    );
+
+    sb.send_udp(v4(PORT), 3, 16, WAIT).expect("send");
+    assert_eq!(
+        serve(&mut queue, 3, WAIT, |p| p.accept().expect("accept")),
+        3
+    );
+    sink.wait_for(3, WAIT).expect("receive");
+    assert_eq!(sink.report().datagrams, 3);
 }
