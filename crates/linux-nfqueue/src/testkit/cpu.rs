@@ -100,6 +100,12 @@ impl ThreadCpu {
     }
 }
 
+/// Pins the calling thread to CPU `cpu` (`sched_setaffinity`), as benchmarks do to keep a
+/// generator and a handler on separate cores.
+pub fn pin_current_thread(cpu: usize) -> io::Result<()> {
+    sys::pin_current_thread(cpu)
+}
+
 /// User and system time of the calling thread from `getrusage(RUSAGE_THREAD)`; the
 /// schedstat figure is not read.
 pub fn current_thread_times() -> io::Result<ThreadTimes> {
@@ -277,6 +283,16 @@ mod tests {
         }
         // The thread has ended: it cannot be sampled any more.
         assert!(cpu.sample().is_err());
+    }
+
+    #[test]
+    fn pinning_to_cpu0_works_and_a_missing_cpu_fails() {
+        std::thread::spawn(|| {
+            pin_current_thread(0).unwrap();
+            assert!(pin_current_thread(1 << 20).is_err());
+        })
+        .join()
+        .unwrap();
     }
 
     #[test]

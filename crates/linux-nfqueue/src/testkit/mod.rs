@@ -102,7 +102,7 @@ mod sandbox;
 mod traffic;
 
 pub use checks::{Expectation, ExpectationError, Want, wait_until};
-pub use cpu::{CpuTimes, ThreadCpu, ThreadTimes, current_thread_times};
+pub use cpu::{CpuTimes, ThreadCpu, ThreadTimes, current_thread_times, pin_current_thread};
 pub use flood::{FloodEnd, FloodReport, UdpFlood};
 pub use rules::{
     Chain, CountRule, Counters, Family, Protocol, QueueRule, RuleBackend, RuleHandle, Table,
