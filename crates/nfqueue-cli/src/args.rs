@@ -194,6 +194,10 @@ pub(crate) struct BenchArgs {
     /// UDP payload bytes of each generated packet
     #[arg(long, value_name = "BYTES", default_value_t = 64, value_parser = clap::value_parser!(u16).range(0..=65507))]
     pub(crate) payload: u16,
+
+    /// Print the results as one JSON object instead of tables
+    #[arg(long)]
+    pub(crate) json: bool,
 }
 
 /// An inclusive range of queue numbers, `N` or `N-M` on the command line.

@@ -6,6 +6,7 @@
 //! `nfqueue: error: `.
 
 mod args;
+mod bench_cmd;
 mod demo_cmd;
 mod error;
 mod output;
@@ -20,7 +21,6 @@ use clap::Parser;
 use clap::error::ErrorKind;
 
 use crate::args::{Cli, Command};
-use crate::error::CliError;
 
 /// Exit status for a runtime error.
 const EXIT_FAILURE: i32 = 1;
@@ -42,7 +42,7 @@ fn try_main() -> i32 {
         Command::Stats(stats) => stats_cmd::run(stats),
         Command::Run(run) => run_cmd::run(run),
         Command::Demo(demo) => demo_cmd::run(demo),
-        Command::Bench(_) => Err(not_built("bench")),
+        Command::Bench(b) => bench_cmd::run(b),
     };
     match result {
         Ok(()) => 0,
@@ -53,14 +53,6 @@ fn try_main() -> i32 {
             EXIT_FAILURE
         }
     }
-}
-
-/// The subcommands that wait for the queue API.
-fn not_built(command: &str) -> CliError {
-    CliError::new(format!(
-        "not built yet: `nfqueue {command}` needs the queue API, which is still being written; \
-         `nfqueue stats` works today"
-    ))
 }
 
 /// Prints a clap outcome: help and version on stdout with status 0, usage errors on stderr as
