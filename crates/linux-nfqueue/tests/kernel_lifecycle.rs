@@ -241,7 +241,10 @@ fn the_socket_does_not_leak_into_child_processes() {
     let socket = socket.to_string_lossy().into_owned();
     assert!(socket.starts_with("socket:["), "{socket}");
     let out = std::process::Command::new("sh")
-        .args(["-c", "for fd in /proc/self/fd/*; do readlink \"$fd\" || true; done"])
+        .args([
+            "-c",
+            "for fd in /proc/self/fd/*; do readlink \"$fd\" || true; done",
+        ])
         .stdin(Stdio::null())
         .output()
         .expect("run a child process");
