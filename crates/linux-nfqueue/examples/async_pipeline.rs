@@ -96,7 +96,8 @@ async fn main() -> Result<(), linux_nfqueue::Error> {
     }
 
     // Wait for the decisions still running. The queue must stay open until then: closing it
-    // makes the kernel drop every packet that still waits for a verdict.
+    // answers every packet still held by a token with the default verdict, whatever its
+    // decision task would have said.
     while let Some(done) = deciders.join_next().await {
         tally.add(done);
     }
