@@ -158,7 +158,8 @@ fn log_once(e: &linux_nfqueue::Error) {
 /// Runs `nfqueue run`.
 pub(crate) fn run(args: &RunArgs) -> Result<(), CliError> {
     let started = Instant::now();
-    let deadline = args.timeout.map(|t| started + t);
+    // A timeout too long for the clock to represent is no time limit (not an overflow panic).
+    let deadline = args.timeout.and_then(|t| started.checked_add(t));
     let signalled = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(sig, signalled.clone())
