@@ -157,6 +157,9 @@ fn log_once(e: &linux_nfqueue::Error) {
 
 /// Runs `nfqueue run`.
 pub(crate) fn run(args: &RunArgs) -> Result<(), CliError> {
+    if let Some(name) = &args.netns {
+        check_netns(name)?;
+    }
     let started = Instant::now();
     // A timeout too long for the clock to represent is no time limit (not an overflow panic).
     let deadline = args.timeout.and_then(|t| started.checked_add(t));
@@ -238,6 +241,20 @@ pub(crate) fn run(args: &RunArgs) -> Result<(), CliError> {
     }
     print_summary(&judge, &per_queue, started.elapsed());
     result.map_err(|e| CliError::new(format!("{e}")))
+}
+
+/// Says which namespace is missing and how to find the right name, before the library's
+/// terser "open network namespace failed: No such file or directory".
+fn check_netns(name: &str) -> Result<(), CliError> {
+    let path = std::path::Path::new("/run/netns").join(name);
+    match std::fs::metadata(&path) {
+        Ok(_) => Ok(()),
+        Err(e) => Err(CliError::new(format!(
+            "cannot use network namespace {name} ({}): {e}; `ip netns list` shows the \
+             namespaces there are, `ip netns add {name}` makes one",
+            path.display()
+        ))),
+    }
 }
 
 fn print_summary(judge: &Judge, per_queue: &[(u16, linux_nfqueue::Counters)], took: Duration) {
