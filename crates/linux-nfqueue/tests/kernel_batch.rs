@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 
 use linux_nfqueue::testkit::{Chain, CountRule, QueueRule, Sandbox};
 use linux_nfqueue::{Config, Verdict, VerdictError};
-use support::{QUIET, WAIT, drain, open_in, queue_row, serve, v4, wait_until};
+use support::{WAIT, drain, open_in, queue_row, serve, v4, wait_until};
 
 const PORT: u16 = 9999;
 const QUEUE: u16 = 5;
@@ -35,8 +35,8 @@ fn a_burst_is_answered_with_fewer_sends_than_verdicts() {
     assert_eq!(row.waiting, N as u32, "kernel: packets waiting ({row:?})");
     let served = serve(&mut queue, N, WAIT, |p| p.accept().expect("accept"));
     assert_eq!(served, N);
-    sink.wait_for(N, WAIT).expect("receive");
-    sink.collect_for(QUIET).expect("receive");
+    support::wait_for(&mut sink, N);
+    support::collect_quiet(&mut sink);
 
     let c = queue.counters();
     assert_eq!(c.verdicts, N, "{c:?}");
@@ -92,7 +92,7 @@ fn explicit_batch_verdict_with_a_mark() {
         N as u32,
         "kernel: all held"
     );
-    sink.collect_for(QUIET).expect("receive");
+    support::collect_quiet(&mut sink);
     assert_eq!(
         sink.report().datagrams,
         0,
@@ -102,7 +102,7 @@ fn explicit_batch_verdict_with_a_mark() {
     queue
         .batch_verdict(QUEUE, last, Verdict::Accept, Some(MARK))
         .expect("batch verdict");
-    sink.wait_for(N, WAIT).expect("receive");
+    support::wait_for(&mut sink, N);
     assert_eq!(
         marked.packets().unwrap(),
         N,
@@ -119,7 +119,7 @@ fn explicit_batch_verdict_with_a_mark() {
         drain(&mut queue);
         queue.counters().packets_gone == N
     });
-    sink.collect_for(QUIET).expect("receive");
+    support::collect_quiet(&mut sink);
     let c = queue.counters();
     assert!(
         gone,
@@ -166,7 +166,7 @@ fn a_batch_verdict_on_an_empty_queue_is_reported_and_receiving_goes_on() {
 
     sb.send_udp(v4(PORT), N, 16, WAIT).expect("send");
     let served = serve(&mut queue, N, WAIT, |p| p.accept().expect("accept"));
-    sink.wait_for(N, WAIT).expect("receive");
+    support::wait_for(&mut sink, N);
     assert_eq!(served, N, "receiving went on after the error");
     assert_eq!(sink.report().distinct, N);
 }

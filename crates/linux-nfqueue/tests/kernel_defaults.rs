@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use linux_nfqueue::testkit::{Chain, CountRule, QueueRule, Sandbox};
 use linux_nfqueue::{Config, Verdict, VerdictToken};
-use support::{QUIET, WAIT, join, open_in, queue_row, serve_in_background, v4};
+use support::{WAIT, join, open_in, queue_row, serve_in_background, v4};
 
 const PORT: u16 = 9999;
 const QUEUE: u16 = 5;
@@ -48,9 +48,9 @@ fn unanswered(default: Verdict, on_other_thread: bool) -> Option<(u64, u64)> {
         assert_eq!(dropped_elsewhere, N, "tokens dropped on the other thread");
     }
     if default == Verdict::Accept {
-        sink.wait_for(N, WAIT).expect("receive");
+        support::wait_for(&mut sink, N);
     }
-    sink.collect_for(QUIET).expect("receive");
+    support::collect_quiet(&mut sink);
 
     let c = queue.counters();
     assert_eq!(c.default_verdicts, N, "library: default verdicts ({c:?})");
@@ -145,7 +145,7 @@ fn a_panicking_handler_still_answers_and_run_keeps_serving() {
         (queue, result)
     });
     sb.send_udp(v4(PORT), N, 32, WAIT).expect("send");
-    sink.wait_for(N, WAIT).expect("receive");
+    support::wait_for(&mut sink, N);
 
     let asked = Instant::now();
     stop.stop();
@@ -154,7 +154,7 @@ fn a_panicking_handler_still_answers_and_run_keeps_serving() {
     drop(guard);
     result.expect("run ends with Ok after stop");
     assert!(took < Duration::from_secs(1), "run took {took:?} to stop");
-    sink.collect_for(QUIET).expect("receive");
+    support::collect_quiet(&mut sink);
 
     let c = queue.counters();
     assert_eq!(c.panics, N / 2, "library: panics caught ({c:?})");
@@ -193,8 +193,7 @@ fn tokens_answered_out_of_order_by_four_threads() {
     let arrived = sb
         .install_count(&CountRule::new(Chain::Input).udp().dport(PORT))
         .expect("install the counting rule");
-    let sink = sb.udp_sink(v4(PORT)).expect("bind the receiver");
-    let receiver = support::receive_in_background(sink, N);
+    let mut sink = sb.udp_sink(v4(PORT)).expect("bind the receiver");
     let queue = open_in(&sb, Config::new(QUEUE));
 
     let mut senders = Vec::new();
@@ -234,7 +233,7 @@ fn tokens_answered_out_of_order_by_four_threads() {
             .expect("hand the token over");
         next += 1;
     });
-    sb.send_udp(v4(PORT), N, 32, WAIT).expect("send");
+    sb.run(|| support::send_paced(&mut sink, v4(PORT), N, 32));
     let (queue, served) = join(server);
     let answered: Vec<u64> = workers.into_iter().map(join).collect();
     assert_eq!(served, N);
@@ -243,7 +242,8 @@ fn tokens_answered_out_of_order_by_four_threads() {
         N,
         "answers per worker: {answered:?}"
     );
-    let got = join(receiver);
+    support::collect_quiet(&mut sink);
+    let got = sink.report();
 
     assert_eq!((got.distinct, got.duplicates), (N, 0), "{got:?}");
     assert_eq!(queued.packets().unwrap(), N, "kernel: the queue rule");

@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 use linux_nfqueue::testkit::{Chain, QueueRule, Sandbox};
 use linux_nfqueue::{Config, FanOut};
 use support::{
-    QUIET, WAIT, join, open_in, queue_row, receive_in_background, send_udp_from, serve, udp_seq,
-    v4, wait_until,
+    WAIT, collect_quiet, open_in, queue_row, send_udp_from, serve, udp_seq, v4, wait_for,
+    wait_until,
 };
 
 const PORT: u16 = 9999;
@@ -31,8 +31,7 @@ fn fanout_over_a_balanced_rule_uses_both_queues_and_judges_each_packet_once() {
     let queued = sb
         .install(&QueueRule::balance(Chain::Output, 0, 1).udp().dport(PORT))
         .expect("install the --queue-balance 0:1 rule");
-    let sink = sb.udp_sink(v4(PORT)).expect("bind the receiver");
-    let receiver = receive_in_background(sink, N);
+    let mut sink = sb.udp_sink(v4(PORT)).expect("bind the receiver");
     let judged = Arc::new(Mutex::new(Vec::new()));
     let record = judged.clone();
     let fan = sb
@@ -46,10 +45,19 @@ fn fanout_over_a_balanced_rule_uses_both_queues_and_judges_each_packet_once() {
         .expect("start the fan-out over queues 0 and 1");
     assert_eq!(fan.queues().collect::<Vec<_>>(), [0, 1]);
 
+    // Four sources at a time, then wait for their datagrams: the receiver's socket buffer
+    // holds only about 250.
     sb.run(|| {
         for i in 0..SOURCES {
             let src = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2 + i as u8));
             send_udp_from(src, v4(PORT), i * 1000, PER_SOURCE, 32);
+            if i % 4 == 3 {
+                assert!(
+                    wait_for(&mut sink, (i + 1) * PER_SOURCE),
+                    "{:?}",
+                    sink.report()
+                );
+            }
         }
     });
     let total = |fan: &FanOut| fan.counters().iter().map(|(_, c)| c.verdicts).sum::<u64>();
@@ -59,7 +67,8 @@ fn fanout_over_a_balanced_rule_uses_both_queues_and_judges_each_packet_once() {
     fan.stop();
     fan.join().expect("the workers end cleanly");
     let took = asked.elapsed();
-    let got = join(receiver);
+    collect_quiet(&mut sink);
+    let got = sink.report();
 
     assert!(done, "judged {counters:?}");
     assert!(took < Duration::from_secs(1), "stopping took {took:?}");
@@ -104,7 +113,7 @@ fn fanout_kernel_counters_match_per_queue() {
             send_udp_from(src, v4(PORT), i * 1000, N / 8, 16);
         }
     });
-    sink.wait_for(N, WAIT).expect("receive");
+    support::wait_for(&mut sink, N);
     // While the workers still run, each queue's row in /proc matches its library counters.
     let counters = fan.counters();
     for (q, c) in &counters {
@@ -144,9 +153,9 @@ fn one_socket_serves_two_queues_with_ids_per_queue() {
         ids.entry(p.queue()).or_default().push(p.id());
         p.accept().expect("accept");
     });
-    sink10.wait_for(N, WAIT).expect("receive");
-    sink11.wait_for(N, WAIT).expect("receive");
-    sink10.collect_for(QUIET).expect("receive");
+    support::wait_for(&mut sink10, N);
+    support::wait_for(&mut sink11, N);
+    support::collect_quiet(&mut sink10);
 
     assert_eq!(served, 2 * N);
     let expected: Vec<u32> = (1..=N as u32).collect();

@@ -12,7 +12,7 @@ use linux_nfqueue::testkit::{Chain, CountRule, QueueRule, Sandbox};
 use linux_nfqueue::{
     Config, ConfigFlags, CtUpdate, ErrorKind, Queue, Verdict, VerdictAttrs, VerdictError,
 };
-use support::{QUIET, WAIT, drain, join, open_in, queue_row, serve_in_background, v4};
+use support::{WAIT, drain, join, open_in, queue_row, serve_in_background, v4};
 
 const PORT: u16 = 9999;
 const QUEUE: u16 = 5;
@@ -55,7 +55,7 @@ fn uid_and_gid_of_a_local_sender() {
            bash -c 'printf 12345678 > /dev/udp/127.0.0.1/9999'")
         .expect("send as uid 4321 with setpriv (util-linux) and bash");
     let (_queue, served) = join(server);
-    sink.wait_for(N + 1, WAIT).expect("receive");
+    support::wait_for(&mut sink, N + 1);
 
     assert_eq!(served, N + 1);
     let owners = owners.lock().unwrap().clone();
@@ -138,7 +138,7 @@ fn conntrack_flag_degrades_cleanly() {
     });
     sb.send_udp(v4(PORT), 3, 16, WAIT).expect("send");
     assert_eq!(join(server).1, 3);
-    sink.wait_for(3, WAIT).expect("receive");
+    support::wait_for(&mut sink, 3);
     assert_eq!(sink.report().distinct, 3);
     assert_eq!(queued.packets().unwrap(), 3, "kernel: the queue rule");
 }
@@ -196,8 +196,8 @@ fn a_verdict_with_a_connmark_is_accepted() {
     sb.send_udp(v4(PORT), N, 16, WAIT).expect("send");
     let (mut queue, served) = join(server);
     assert_eq!(served, N);
-    sink.wait_for(N, WAIT).expect("receive");
-    sink.collect_for(QUIET).expect("receive");
+    support::wait_for(&mut sink, N);
+    support::collect_quiet(&mut sink);
     drain(&mut queue);
 
     assert_eq!(sink.report().distinct, N, "{:?}", sink.report());
@@ -277,7 +277,7 @@ fn connmark_from_a_verdict_is_seen_by_a_connmark_rule() {
     });
     sb.send_udp(v4(PORT), N, 16, WAIT).expect("send");
     assert_eq!(join(server).1, N);
-    sink.wait_for(N, WAIT).expect("receive");
+    support::wait_for(&mut sink, N);
 
     assert_eq!(sink.report().distinct, N);
     assert_eq!(

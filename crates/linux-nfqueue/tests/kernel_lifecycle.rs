@@ -13,7 +13,7 @@ use std::sync::mpsc;
 
 use linux_nfqueue::testkit::{Chain, QueueRule, Sandbox};
 use linux_nfqueue::{Config, ErrorKind, Queue};
-use support::{QUIET, WAIT, join, open_in, queue_row, serve, serve_in_background, v4};
+use support::{WAIT, join, open_in, queue_row, serve, serve_in_background, v4};
 
 const PORT: u16 = 9999;
 const QUEUE: u16 = 5;
@@ -62,7 +62,7 @@ fn a_second_socket_gets_queue_busy_naming_the_owner() {
     let server = serve_in_background(first, 3, WAIT, |p| p.accept().expect("accept"));
     sb.send_udp(v4(PORT), 3, 16, WAIT).expect("send");
     assert_eq!(join(server).1, 3);
-    sink.wait_for(3, WAIT).expect("receive");
+    support::wait_for(&mut sink, 3);
     assert_eq!(sink.report().distinct, 3);
 }
 
@@ -174,7 +174,7 @@ fn ending_unbinds(end: impl FnOnce(Queue)) {
     // Closing answered the held packet with the default verdict before unbinding; the
     // token's late default verdict finds no queue, which is harmless.
     drop(held);
-    sink.collect_for(QUIET).expect("receive");
+    support::collect_quiet(&mut sink);
     assert_eq!(
         sink.report().datagrams,
         1,
@@ -220,8 +220,8 @@ fn rebinding_in_the_same_process_works_ten_times() {
         queue.close().expect("close");
         assert_eq!(queue_row(&sb, QUEUE), None, "round {round}: still bound");
     }
-    sink.wait_for(ROUNDS, WAIT).expect("receive");
-    sink.collect_for(QUIET).expect("receive");
+    support::wait_for(&mut sink, ROUNDS);
+    support::collect_quiet(&mut sink);
     // Every round's sender starts its sequence numbers at 0, so count datagrams.
     assert_eq!(sink.report().datagrams, ROUNDS);
     assert_eq!(queued.packets().unwrap(), ROUNDS, "kernel: the queue rule");
@@ -324,7 +324,7 @@ fn a_killed_owner_frees_its_queue_at_once() {
         (queue.portid(), 0),
         "kernel: ours, empty"
     );
-    sink.collect_for(QUIET).expect("receive");
+    support::collect_quiet(&mut sink);
     assert_eq!(
         sink.report().datagrams,
         0,
@@ -336,6 +336,6 @@ fn a_killed_owner_frees_its_queue_at_once() {
         serve(&mut queue, 3, WAIT, |p| p.accept().expect("accept")),
         3
     );
-    sink.wait_for(3, WAIT).expect("receive");
+    support::wait_for(&mut sink, 3);
     assert_eq!(sink.report().datagrams, 3);
 }

@@ -9,9 +9,7 @@ use std::sync::{Arc, Mutex};
 
 use linux_nfqueue::testkit::{Chain, QueueRule, Sandbox};
 use linux_nfqueue::{Config, VerdictError};
-use support::{
-    QUIET, WAIT, drain, join, open_in, queue_row, serve, serve_in_background, v4, wait_until,
-};
+use support::{WAIT, drain, join, open_in, queue_row, serve, serve_in_background, v4, wait_until};
 
 const PORT: u16 = 9999;
 const QUEUE: u16 = 5;
@@ -70,13 +68,13 @@ fn overflow(config: Config) -> Option<(linux_nfqueue::QueueStats, u64, u64)> {
     let mut queue = open_in(&sb, config);
     sb.send_udp(v4(PORT), 4, 16, WAIT).expect("send");
     let row = queue_row(&sb, QUEUE).expect("queue listed");
-    sink.collect_for(QUIET).expect("receive");
+    support::collect_quiet(&mut sink);
     let early = sink.report().datagrams;
     assert_eq!(
         serve(&mut queue, 2, WAIT, |p| p.accept().expect("accept")),
         2
     );
-    sink.collect_for(QUIET).expect("receive");
+    support::collect_quiet(&mut sink);
     let late = sink.report().datagrams - early;
     assert_eq!(
         queue.counters().received,
@@ -185,7 +183,7 @@ fn a_rule_change_flushes_waiting_packets_and_late_verdicts_are_harmless() {
     assert_eq!(errors.len(), 1, "{errors:?}");
     assert_eq!((errors[0].errno, errors[0].batch), (libc::ENOENT, false));
     assert_eq!(queue.counters().verdict_errors, 0, "ENOENT is not an error");
-    sink.collect_for(QUIET).expect("receive");
+    support::collect_quiet(&mut sink);
     assert_eq!(sink.report().datagrams, 0, "the flushed packet was dropped");
 
     // Receiving goes on.
@@ -194,6 +192,6 @@ fn a_rule_change_flushes_waiting_packets_and_late_verdicts_are_harmless() {
         serve(&mut queue, 3, WAIT, |p| p.accept().expect("accept")),
         3
     );
-    sink.wait_for(3, WAIT).expect("receive");
+    support::wait_for(&mut sink, 3);
     assert_eq!(sink.report().datagrams, 3);
 }

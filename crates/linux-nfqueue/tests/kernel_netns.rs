@@ -9,7 +9,7 @@ use std::os::unix::fs::MetadataExt;
 
 use linux_nfqueue::testkit::{Chain, CountRule, QueueRule, Sandbox};
 use linux_nfqueue::{Config, ErrorKind, Queue};
-use support::{QUIET, WAIT, join, queue_row, serve_in_background, v4};
+use support::{WAIT, join, queue_row, serve_in_background, v4};
 
 const PORT: u16 = 9999;
 const QUEUE: u16 = 5;
@@ -46,8 +46,8 @@ fn serves_from_outside(sb: &Sandbox, config: Config) {
     let server = serve_in_background(queue, N, WAIT, |p| p.accept().expect("accept"));
     sb.send_udp(v4(PORT), N, 32, WAIT).expect("send");
     let (queue, served) = join(server);
-    sink.wait_for(N, WAIT).expect("receive");
-    sink.collect_for(QUIET).expect("receive");
+    support::wait_for(&mut sink, N);
+    support::collect_quiet(&mut sink);
 
     assert_eq!(served, N);
     assert_eq!(sink.report().distinct, N, "{:?}", sink.report());

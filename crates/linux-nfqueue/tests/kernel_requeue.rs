@@ -47,8 +47,8 @@ fn repeat_with_a_mark_passes_the_queue_once() {
     assert_eq!(served, N);
     // Nothing may come back a second time.
     let again = serve(&mut queue, 1, QUIET, |p| p.accept().expect("accept"));
-    sink.wait_for(N, WAIT).expect("receive");
-    sink.collect_for(QUIET).expect("receive");
+    support::wait_for(&mut sink, N);
+    support::collect_quiet(&mut sink);
 
     assert_eq!(again, 0, "a repeated packet was queued again");
     let distinct: HashSet<u64> = seqs.lock().unwrap().iter().copied().collect();
@@ -107,8 +107,8 @@ fn requeue_moves_packets_to_another_queue_with_their_mark() {
     sb.send_udp(v4(PORT), N, 32, WAIT).expect("send");
     let (first, hopped) = join(hop);
     let (second, judged) = join(last);
-    sink.wait_for(N, WAIT).expect("receive");
-    sink.collect_for(QUIET).expect("receive");
+    support::wait_for(&mut sink, N);
+    support::collect_quiet(&mut sink);
 
     assert_eq!(
         (hopped, judged),
@@ -156,9 +156,9 @@ fn requeue_to_unbound(bypass: bool) -> Option<(u64, u64)> {
     let (queue, served) = join(server);
     assert_eq!(served, N);
     if bypass {
-        sink.wait_for(N, WAIT).expect("receive");
+        support::wait_for(&mut sink, N);
     }
-    sink.collect_for(QUIET).expect("receive");
+    support::collect_quiet(&mut sink);
 
     assert_eq!(queued.packets().unwrap(), N, "kernel: the queue rule");
     assert_eq!(queue_row(&sb, 77), None, "kernel: queue 77 is not bound");

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use linux_nfqueue::checksum;
 use linux_nfqueue::testkit::{Chain, CountRule, QueueRule, Sandbox};
 use linux_nfqueue::{Config, ErrorKind, Verdict, VerdictAttrs};
-use support::{QUIET, WAIT, join, open_in, serve_in_background, v4, v6};
+use support::{WAIT, join, open_in, serve_in_background, v4, v6};
 
 const PORT: u16 = 9999;
 const QUEUE: u16 = 5;
@@ -69,9 +69,9 @@ fn run_rewrite(
     let (_queue, served) = join(server);
     assert_eq!(served, N);
     if delivered {
-        sink.wait_for(N, WAIT).expect("receive");
+        support::wait_for(&mut sink, N);
     }
-    sink.collect_for(QUIET).expect("receive");
+    support::collect_quiet(&mut sink);
     let payloads = sink.report().payloads.clone();
     Some((payloads, arrived.packets().unwrap()))
 }
@@ -206,8 +206,8 @@ fn rewriting_a_truncated_packet_is_refused_and_the_packet_still_gets_a_verdict()
     sb.send_udp(v4(PORT), N, BIG, WAIT).expect("send");
     let (queue, served) = join(server);
     assert_eq!(served, N);
-    sink.wait_for(N, WAIT).expect("receive");
-    sink.collect_for(QUIET).expect("receive");
+    support::wait_for(&mut sink, N);
+    support::collect_quiet(&mut sink);
 
     assert!(
         errors
@@ -266,7 +266,7 @@ fn replacement_shorter_than_the_ip_header_is_refused() {
     });
     sb.send_udp(v4(PORT), 4, LEN, WAIT).expect("send");
     join(server);
-    sink.collect_for(QUIET).expect("receive");
+    support::collect_quiet(&mut sink);
 
     let outcome = outcome.lock().unwrap().clone();
     assert!(
@@ -315,7 +315,7 @@ fn a_token_refuses_a_replacement_shorter_than_the_ip_header() {
     });
     sb.send_udp(v4(PORT), 4, LEN, WAIT).expect("send");
     join(server);
-    sink.collect_for(QUIET).expect("receive");
+    support::collect_quiet(&mut sink);
 
     let outcome = outcome.lock().unwrap().clone();
     assert!(

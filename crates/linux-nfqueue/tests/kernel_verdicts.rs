@@ -9,9 +9,7 @@ use std::sync::{Arc, Mutex};
 
 use linux_nfqueue::testkit::{Chain, CountRule, Protocol, QueueRule, Sandbox, Table};
 use linux_nfqueue::{Config, Family, Hook, Verdict, VerdictAttrs};
-use support::{
-    QUIET, WAIT, join, open_in, queue_row, receive_in_background, serve_in_background, v4, v6,
-};
+use support::{WAIT, join, open_in, queue_row, receive_in_background, serve_in_background, v4, v6};
 
 const PORT: u16 = 9999;
 const QUEUE: u16 = 5;
@@ -95,7 +93,7 @@ fn drop_delivers_nothing() {
     assert_eq!(sent.sent + sent.refused, N, "{sent:?}");
     let (queue, served) = join(server);
     assert_eq!(served, N);
-    sink.collect_for(QUIET).expect("receive");
+    support::collect_quiet(&mut sink);
 
     assert_eq!(sink.report().datagrams, 0, "dropped packets arrived");
     assert_eq!(
@@ -144,8 +142,8 @@ fn accept_delivers_ipv6_udp() {
     assert_eq!(sent.sent, N, "{sent:?}");
     let (queue, served) = join(server);
     assert_eq!(served, N);
-    sink.wait_for(N, WAIT).expect("receive");
-    sink.collect_for(QUIET).expect("receive");
+    support::wait_for(&mut sink, N);
+    support::collect_quiet(&mut sink);
 
     let got = sink.report();
     assert_eq!((got.distinct, got.duplicates), (N, 0), "{got:?}");
@@ -232,7 +230,7 @@ fn mark_from_a_verdict_is_seen_by_a_later_mark_rule() {
     });
     sb.send_udp(v4(PORT), N, 32, WAIT).expect("send");
     join(server);
-    sink.wait_for(N, WAIT).expect("receive");
+    support::wait_for(&mut sink, N);
 
     assert_eq!(sink.report().distinct, N, "{:?}", sink.report());
     assert_eq!(
@@ -264,7 +262,7 @@ fn accept_skips_the_rest_of_the_queueing_chain() {
     let server = serve_in_background(queue, N, WAIT, |p| p.accept().expect("accept"));
     sb.send_udp(v4(PORT), N, 32, WAIT).expect("send");
     join(server);
-    sink.wait_for(N, WAIT).expect("receive");
+    support::wait_for(&mut sink, N);
 
     assert_eq!(sink.report().distinct, N);
     assert_eq!(
@@ -296,7 +294,7 @@ fn later_table_sees(verdict: Verdict) -> Option<(u64, u64)> {
     });
     sb.send_udp(v4(PORT), N, 16, WAIT).expect("send");
     assert_eq!(join(server).1, N);
-    sink.wait_for(N, WAIT).expect("receive");
+    support::wait_for(&mut sink, N);
     Some((later.packets().unwrap(), sink.report().distinct))
 }
 

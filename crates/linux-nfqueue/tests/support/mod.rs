@@ -230,13 +230,63 @@ impl Jitter {
     }
 }
 
+/// `sink.wait_for(count, WAIT)`, going on when a signal interrupts the wait (the testkit's
+/// `UdpSink` passes `EINTR` through). Returns whether `count` datagrams arrived in time.
+pub(crate) fn wait_for(sink: &mut UdpSink, count: u64) -> bool {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match sink.wait_for(count, left) {
+            Ok(reached) => return reached,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => panic!("receiving datagrams failed: {e}"),
+        }
+    }
+}
+
+/// `sink.collect_for(QUIET)`: receives whatever arrives meanwhile, going on after `EINTR`.
+pub(crate) fn collect_quiet(sink: &mut UdpSink) {
+    let deadline = Instant::now() + QUIET;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match sink.collect_for(left) {
+            Ok(()) => return,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => panic!("receiving datagrams failed: {e}"),
+        }
+    }
+}
+
 /// Reads `sink` on a new thread until `expect` datagrams came (or [`WAIT`] passed), then for
-/// [`QUIET`] more, and returns what arrived. Needed beyond about 250 small datagrams: a UDP
-/// socket's default receive buffer holds no more, and the kernel drops the rest.
+/// [`QUIET`] more, and returns what arrived. The thread must keep up: a UDP socket's default
+/// receive buffer holds only about 250 small datagrams, and the kernel drops the rest. Use
+/// [`send_paced`] for more.
 pub(crate) fn receive_in_background(mut sink: UdpSink, expect: u64) -> JoinHandle<SinkReport> {
     thread::spawn(move || {
-        sink.wait_for(expect, WAIT).expect("receive");
-        sink.collect_for(QUIET).expect("receive");
+        wait_for(&mut sink, expect);
+        collect_quiet(&mut sink);
         sink.into_report()
     })
+}
+
+/// Datagrams [`send_paced`] sends before it waits for them to arrive.
+pub(crate) const PACE: u64 = 100;
+
+/// Sends `count` datagrams of `len` bytes from `127.0.0.1` to `dst` (in the calling thread's
+/// namespace), [`PACE`] at a time, waiting after each group until `sink` has them all, so that
+/// the receiver's socket buffer never overflows however slowly its reader is scheduled.
+/// Sequence numbers start at 0. Panics if a group does not arrive within [`WAIT`].
+pub(crate) fn send_paced(sink: &mut UdpSink, dst: SocketAddr, count: u64, len: usize) {
+    let base = sink.report().datagrams;
+    let mut sent = 0;
+    while sent < count {
+        let n = PACE.min(count - sent);
+        send_udp_from(IpAddr::V4(Ipv4Addr::LOCALHOST), dst, sent, n, len);
+        sent += n;
+        assert!(
+            wait_for(sink, base + sent),
+            "only {} of the first {sent} datagrams arrived",
+            sink.report().datagrams - base
+        );
+    }
 }
