@@ -61,22 +61,33 @@ impl AsyncQueue {
     }
 
     /// Receives the next packet, waiting asynchronously. Pending verdicts are sent before it
-    /// waits. Cancel-safe: dropping the future loses nothing.
+    /// waits. Cancel-safe: dropping the future loses nothing. Returns
+    /// [`ErrorKind::Closed`] as soon as [`StopHandle::stop`] is called.
     pub async fn recv(&mut self) -> Result<Packet<'_>> {
+        std::future::poll_fn(|cx| self.poll_ready_packet(cx)).await?;
+        self.inner.get_mut().try_recv()
+    }
+
+    /// Ready when a packet can be taken without blocking, or when the queue is stopped.
+    fn poll_ready_packet(&mut self, cx: &mut Context<'_>) -> Poll<Result<()>> {
         loop {
-            let mut guard = self
-                .inner
-                .readable_mut()
-                .await
-                .map_err(|e| Error::io("wait for readiness", e))?;
+            let mut guard = match self.inner.poll_read_ready_mut(cx) {
+                Poll::Ready(Ok(g)) => g,
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(Error::io("wait for readiness", e))),
+                Poll::Pending => {
+                    if self.inner.get_ref().stop.register(cx.waker()) {
+                        return Poll::Ready(Err(Error::new(ErrorKind::Closed, "recv")));
+                    }
+                    return Poll::Pending;
+                }
+            };
             match guard.get_inner_mut().poll_packet() {
-                Ok(()) => break,
+                Ok(()) => return Poll::Ready(Ok(())),
                 Err(e) if e.kind() == ErrorKind::WouldBlock => guard.clear_ready(),
                 Err(e) if e.is_transient() => continue,
-                Err(e) => return Err(e),
+                Err(e) => return Poll::Ready(Err(e)),
             }
         }
-        self.inner.get_mut().try_recv()
     }
 
     /// The packets as a [`Stream`](futures_core::Stream) of owned packets (each copied out of
@@ -129,18 +140,10 @@ impl futures_core::Stream for PacketStream {
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = self.get_mut();
-        loop {
-            let mut guard = match ready!(this.queue.inner.poll_read_ready_mut(cx)) {
-                Ok(g) => g,
-                Err(e) => return Poll::Ready(Some(Err(Error::io("wait for readiness", e)))),
-            };
-            match guard.get_inner_mut().poll_packet() {
-                Ok(()) => break,
-                Err(e) if e.kind() == ErrorKind::WouldBlock => guard.clear_ready(),
-                Err(e) if e.kind() == ErrorKind::Closed => return Poll::Ready(None),
-                Err(e) if e.is_transient() => continue,
-                Err(e) => return Poll::Ready(Some(Err(e))),
-            }
+        match ready!(this.queue.poll_ready_packet(cx)) {
+            Ok(()) => {}
+            Err(e) if e.kind() == ErrorKind::Closed => return Poll::Ready(None),
+            Err(e) => return Poll::Ready(Some(Err(e))),
         }
         let item = this.queue.get_mut().try_recv().map(Packet::into_owned);
         Poll::Ready(Some(item))

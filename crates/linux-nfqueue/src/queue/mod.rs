@@ -49,8 +49,10 @@ use shared::{CounterCells, Shared, bump};
 /// ```
 ///
 /// Needs `CAP_NET_ADMIN` over the network namespace for as long as it is open: every verdict is
-/// checked. Dropping the queue sends pending verdicts, unbinds its queue numbers (the kernel
-/// then drops packets still held, for example by tokens) and closes the socket.
+/// checked. Dropping the queue sends pending verdicts, answers packets still held by tokens
+/// with the default verdict, unbinds its queue numbers and closes the socket;
+/// [`close`](Self::close) does the same, also answers packets waiting unread in the socket,
+/// and reports failures.
 ///
 /// # References
 /// `netlink(7)`; `include/uapi/linux/netfilter/nfnetlink_queue.h`;
@@ -66,7 +68,7 @@ pub struct Queue {
     granted: Vec<(u16, ConfigFlags)>,
     /// The socket's network namespace when it is not the opener's.
     netns: Option<Arc<std::os::fd::OwnedFd>>,
-    stop: Arc<AtomicBool>,
+    pub(crate) stop: Arc<run::StopState>,
     last_overrun_log: Option<Instant>,
     overruns_unlogged: u64,
 }
@@ -104,7 +106,7 @@ impl Queue {
             seqs: SeqCounter::new(portid ^ 0x5a5a_0000),
             granted: Vec::new(),
             netns,
-            stop: Arc::new(AtomicBool::new(false)),
+            stop: Arc::default(),
             last_overrun_log: None,
             overruns_unlogged: 0,
             config,
@@ -165,7 +167,7 @@ impl Queue {
     /// Finds the next packet message, handling everything else that arrives on the socket.
     fn locate(&mut self, block: bool) -> Result<receiver::Loc> {
         loop {
-            if self.stop.load(Ordering::Relaxed) {
+            if self.stop.is_stopped() {
                 return Err(Error::new(ErrorKind::Closed, "recv"));
             }
             match self.rx.next() {

@@ -2,34 +2,74 @@
 //! The callback loop ([`Queue::run`]) and the [`StopHandle`] that ends it from another thread.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::Waker;
 
 use super::shared::bump;
 use super::{Packet, Queue};
 use crate::error::{ErrorKind, Result};
 
-/// Ends [`Queue::run`] (and makes a blocked [`Queue::recv`] return
-/// [`ErrorKind::Closed`]) from any thread. Cheap to clone.
+/// The stop request of a queue: a flag, and the task to wake for the async layer.
+#[derive(Debug, Default)]
+pub(crate) struct StopState {
+    flag: AtomicBool,
+    waker: Mutex<Option<Waker>>,
+}
+
+impl StopState {
+    pub(crate) fn is_stopped(&self) -> bool {
+        self.flag.load(Ordering::Acquire)
+    }
+
+    /// Registers the task to wake on [`StopHandle::stop`]; returns whether the stop was
+    /// already requested (checked after registering, so no request is missed).
+    #[cfg_attr(
+        not(feature = "tokio"),
+        allow(dead_code, reason = "used by the async layer")
+    )]
+    pub(crate) fn register(&self, waker: &Waker) -> bool {
+        let mut slot = self.waker.lock().unwrap_or_else(|e| e.into_inner());
+        if !slot.as_ref().is_some_and(|w| w.will_wake(waker)) {
+            *slot = Some(waker.clone());
+        }
+        drop(slot);
+        self.is_stopped()
+    }
+}
+
+/// Ends [`Queue::run`] (and makes a blocked [`Queue::recv`] or an awaiting
+/// [`AsyncQueue::recv`](crate::tokio::AsyncQueue::recv) return [`ErrorKind::Closed`]) from any
+/// thread. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct StopHandle {
-    flag: Arc<AtomicBool>,
+    state: Arc<StopState>,
 }
 
 impl StopHandle {
-    pub(super) fn new(flag: Arc<AtomicBool>) -> Self {
-        Self { flag }
+    pub(super) fn new(state: Arc<StopState>) -> Self {
+        Self { state }
     }
 
-    /// Asks the loop to stop. It notices within the queue's wakeup interval (250 ms by
-    /// default), after answering the packet in hand.
+    /// Asks the loop to stop. A blocking receive notices within the queue's wakeup interval
+    /// (250 ms by default), after answering the packet in hand; an awaiting async receive is
+    /// woken at once.
     pub fn stop(&self) {
-        self.flag.store(true, Ordering::Release);
+        self.state.flag.store(true, Ordering::Release);
+        let waker = self
+            .state
+            .waker
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some(w) = waker {
+            w.wake();
+        }
     }
 
     /// True once [`stop`](Self::stop) was called.
     pub fn is_stopped(&self) -> bool {
-        self.flag.load(Ordering::Acquire)
+        self.state.is_stopped()
     }
 }
 

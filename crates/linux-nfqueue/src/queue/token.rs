@@ -14,8 +14,8 @@ use crate::wire::{DecodeError, PacketView, Verdict, VerdictAttrs};
 /// Made by [`Packet::into_token`](crate::Packet::into_token). The receiving thread keeps
 /// receiving while tokens are answered on other threads, in any order; each answer is one
 /// `send` on the shared socket, with no lock. Dropped without an answer, a token sends the
-/// queue's default verdict. If the queue was closed in between, the kernel has already dropped
-/// the packet, and the answer is a no-op.
+/// queue's default verdict. Closing or dropping the queue answers the packets still held by
+/// tokens with the default verdict first; a token answered after that is a no-op.
 #[must_use = "a token must get a verdict; dropping it sends the queue's default verdict"]
 pub struct VerdictToken {
     shared: Arc<Shared>,
