@@ -343,6 +343,21 @@ impl Queue {
         Ok(all.into_iter().filter(|s| s.portid == me).collect())
     }
 
+    /// Turns kernel queue flags on or off for `queue` at run time (one acknowledged message
+    /// with a mask, so other flags stay as they are).
+    pub fn set_flags(&mut self, queue: u16, flags: ConfigFlags, on: bool) -> Result<()> {
+        let value = if on { flags } else { ConfigFlags::empty() };
+        self.request(queue, &ConfigRequest::default().with_flags(value, flags))?;
+        if let Some((_, granted)) = self.granted.iter_mut().find(|(q, _)| *q == queue) {
+            if on {
+                granted.insert(flags);
+            } else {
+                granted.remove(flags);
+            }
+        }
+        Ok(())
+    }
+
     /// Changes the kernel queue length of `queue` at run time.
     pub fn set_max_queue_len(&mut self, queue: u16, packets: u32) -> Result<()> {
         let req = ConfigRequest::default().with_queue_maxlen(packets.max(1));

@@ -129,6 +129,13 @@ impl<'q> Packet<'q> {
         self.view
     }
 
+    /// The packet mark with the bits of `mask` replaced by those of `value`, keeping the
+    /// others: what to pass to [`VerdictAttrs::with_mark`] so marks set by other software
+    /// survive (a verdict's mark replaces all 32 bits).
+    pub fn merged_mark(&self, value: u32, mask: u32) -> u32 {
+        (self.view.mark().unwrap_or(0) & !mask) | (value & mask)
+    }
+
     /// Accepts the packet: it continues with the next hook entry (the rest of the chain that
     /// queued it is skipped).
     pub fn accept(self) -> Result<()> {
