@@ -18,7 +18,7 @@ fn flags_can_be_switched_on_and_off_after_binding() {
         .unwrap();
     let dst: SocketAddr = "127.0.0.1:9999".parse().unwrap();
     let mut queue = Queue::open(Config::new(12).netns_path(sb.netns_path())).unwrap();
-    let mut uid_of_next = |queue: &mut Queue| {
+    let uid_of_next = |queue: &mut Queue| {
         sb.send_udp(dst, 1, 8, T).unwrap();
         let packet = queue.recv().unwrap();
         let uid = packet.uid();
