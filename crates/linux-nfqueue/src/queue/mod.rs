@@ -1,6 +1,46 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
 //! The blocking queue API: [`Queue`], [`Packet`], [`VerdictToken`].
 
+/// The answering methods shared by [`Packet`] and [`VerdictToken`], written once on top of
+/// their `try_verdict_with`.
+macro_rules! answer_methods {
+    ($handle:literal) => {
+        /// Accepts the packet: it continues with the next hook entry (the rest of the chain
+        /// that queued it is skipped).
+        pub fn accept(self) -> Result<()> {
+            self.verdict(Verdict::Accept)
+        }
+
+        /// Drops the packet.
+        #[allow(clippy::should_implement_trait, reason = "the verdict is called drop")]
+        pub fn drop(self) -> Result<()> {
+            self.verdict(Verdict::Drop)
+        }
+
+        /// Answers with `verdict` and no attributes.
+        pub fn verdict(self, verdict: Verdict) -> Result<()> {
+            self.verdict_with(verdict, &VerdictAttrs::default())
+        }
+
+        /// Answers with `verdict` and attributes: a packet mark, a priority, conntrack changes,
+        /// or a replacement payload (see [`checksum`](crate::checksum) to make it valid).
+        ///
+        /// If the verdict cannot be sent (for example a payload the kernel would silently
+        /// drop), the error is returned and the default verdict is sent instead, so the packet
+        /// never stays queued.
+        #[doc = concat!("Use [`try_verdict_with`](Self::try_verdict_with) to get the ", $handle, " back instead.")]
+        pub fn verdict_with(self, verdict: Verdict, attrs: &VerdictAttrs<'_>) -> Result<()> {
+            match self.try_verdict_with(verdict, attrs) {
+                Ok(()) => Ok(()),
+                Err((unanswered, err)) => {
+                    drop(unanswered);
+                    Err(err)
+                }
+            }
+        }
+    };
+}
+
 mod bind;
 mod fanout;
 mod packet;

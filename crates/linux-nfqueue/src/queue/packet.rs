@@ -136,38 +136,7 @@ impl<'q> Packet<'q> {
         (self.view.mark().unwrap_or(0) & !mask) | (value & mask)
     }
 
-    /// Accepts the packet: it continues with the next hook entry (the rest of the chain that
-    /// queued it is skipped).
-    pub fn accept(self) -> Result<()> {
-        self.verdict(Verdict::Accept)
-    }
-
-    /// Drops the packet.
-    #[allow(clippy::should_implement_trait, reason = "the verdict is called drop")]
-    pub fn drop(self) -> Result<()> {
-        self.verdict(Verdict::Drop)
-    }
-
-    /// Answers with `verdict` and no attributes.
-    pub fn verdict(self, verdict: Verdict) -> Result<()> {
-        self.verdict_with(verdict, &VerdictAttrs::default())
-    }
-
-    /// Answers with `verdict` and attributes: a packet mark, a priority, conntrack changes, or a
-    /// replacement payload (see [`checksum`](crate::checksum) to make it valid).
-    ///
-    /// If the verdict cannot be sent (for example a payload the kernel would silently drop),
-    /// the error is returned and the default verdict is sent instead, so the packet never stays
-    /// queued. Use [`try_verdict_with`](Self::try_verdict_with) to get the packet back instead.
-    pub fn verdict_with(self, verdict: Verdict, attrs: &VerdictAttrs<'_>) -> Result<()> {
-        match self.try_verdict_with(verdict, attrs) {
-            Ok(()) => Ok(()),
-            Err((packet, err)) => {
-                drop(packet);
-                Err(err)
-            }
-        }
-    }
+    answer_methods!("packet");
 
     /// Like [`verdict_with`](Self::verdict_with), but on failure hands the packet back with the
     /// error, still unanswered.
@@ -180,7 +149,7 @@ impl<'q> Packet<'q> {
         verdict: Verdict,
         attrs: &VerdictAttrs<'_>,
     ) -> std::result::Result<(), (Self, Error)> {
-        if let Err(e) = check_payload(&self.view, attrs) {
+        if let Err(e) = check_payload(self.view.is_truncated(), self.view.family(), attrs) {
             return Err((self, e));
         }
         match self
@@ -206,6 +175,7 @@ impl<'q> Packet<'q> {
             self.view.queue(),
             self.view.id(),
             self.view.is_truncated(),
+            self.view.family(),
         )
     }
 
@@ -217,11 +187,15 @@ impl<'q> Packet<'q> {
 }
 
 /// Refuses replacement payloads the kernel would silently drop or that would damage the packet.
-pub(crate) fn check_payload(view: &PacketView<'_>, attrs: &VerdictAttrs<'_>) -> Result<()> {
+pub(crate) fn check_payload(
+    truncated: bool,
+    family: Family,
+    attrs: &VerdictAttrs<'_>,
+) -> Result<()> {
     let Some(payload) = attrs.payload else {
         return Ok(());
     };
-    if view.is_truncated() {
+    if truncated {
         return Err(Error::invalid(
             "verdict",
             "refusing to write back a truncated packet: the kernel would cut the real packet \
@@ -234,7 +208,7 @@ pub(crate) fn check_payload(view: &PacketView<'_>, attrs: &VerdictAttrs<'_>) -> 
             "a replacement payload can hold at most 65531 bytes",
         ));
     }
-    if matches!(view.family(), Family::Ipv4 | Family::Ipv6)
+    if matches!(family, Family::Ipv4 | Family::Ipv6)
         && crate::checksum::check_rewrite_len(payload).is_err()
     {
         return Err(Error::invalid(

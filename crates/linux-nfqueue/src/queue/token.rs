@@ -5,9 +5,10 @@ use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
+use super::packet::check_payload;
 use super::shared::{Shared, bump};
 use crate::error::{Error, Result};
-use crate::wire::{DecodeError, PacketView, Verdict, VerdictAttrs};
+use crate::wire::{DecodeError, Family, PacketView, Verdict, VerdictAttrs};
 
 /// The right, and the duty, to answer one packet: small, owned and `Send`.
 ///
@@ -22,17 +23,25 @@ pub struct VerdictToken {
     queue: u16,
     id: u32,
     truncated: bool,
+    family: Family,
     answered: bool,
 }
 
 impl VerdictToken {
-    pub(crate) fn new(shared: Arc<Shared>, queue: u16, id: u32, truncated: bool) -> Self {
+    pub(crate) fn new(
+        shared: Arc<Shared>,
+        queue: u16,
+        id: u32,
+        truncated: bool,
+        family: Family,
+    ) -> Self {
         shared.tokens.fetch_add(1, Ordering::AcqRel);
         Self {
             shared,
             queue,
             id,
             truncated,
+            family,
             answered: false,
         }
     }
@@ -47,33 +56,7 @@ impl VerdictToken {
         self.id
     }
 
-    /// Accepts the packet.
-    pub fn accept(self) -> Result<()> {
-        self.verdict(Verdict::Accept)
-    }
-
-    /// Drops the packet.
-    #[allow(clippy::should_implement_trait, reason = "the verdict is called drop")]
-    pub fn drop(self) -> Result<()> {
-        self.verdict(Verdict::Drop)
-    }
-
-    /// Answers with `verdict`.
-    pub fn verdict(self, verdict: Verdict) -> Result<()> {
-        self.verdict_with(verdict, &VerdictAttrs::default())
-    }
-
-    /// Answers with `verdict` and attributes. On failure the default verdict is sent instead
-    /// and the error returned; [`try_verdict_with`](Self::try_verdict_with) returns the token.
-    pub fn verdict_with(self, verdict: Verdict, attrs: &VerdictAttrs<'_>) -> Result<()> {
-        match self.try_verdict_with(verdict, attrs) {
-            Ok(()) => Ok(()),
-            Err((token, e)) => {
-                drop(token);
-                Err(e)
-            }
-        }
-    }
+    answer_methods!("token");
 
     /// Like [`verdict_with`](Self::verdict_with), but a failed send hands the token back.
     #[allow(
@@ -85,12 +68,7 @@ impl VerdictToken {
         verdict: Verdict,
         attrs: &VerdictAttrs<'_>,
     ) -> std::result::Result<(), (Self, Error)> {
-        if self.truncated && attrs.payload.is_some() {
-            let e = Error::invalid(
-                "verdict",
-                "refusing to write back a truncated packet: the kernel would cut the real packet \
-                 to the copied length; raise the copy range",
-            );
+        if let Err(e) = check_payload(self.truncated, self.family, attrs) {
             return Err((self, e));
         }
         match self
