@@ -146,9 +146,19 @@ impl UdpSink {
         if left.is_zero() {
             return Ok(false);
         }
-        self.socket.set_read_timeout(Some(left))?;
         let mut buf = std::mem::take(&mut self.buf);
-        let result = self.socket.recv_from(&mut buf);
+        let result = loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break Err(io::ErrorKind::TimedOut.into());
+            }
+            self.socket.set_read_timeout(Some(left))?;
+            match self.socket.recv_from(&mut buf) {
+                // A signal interrupted the wait: wait again for the time that is left.
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                other => break other,
+            }
+        };
         if let Ok((n, _)) = result {
             self.record(&buf[..n]);
         }
