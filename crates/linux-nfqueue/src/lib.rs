@@ -218,6 +218,18 @@ mod queue;
 #[cfg(all(target_os = "linux", feature = "tokio"))]
 pub mod tokio;
 
+#[cfg(all(not(target_os = "linux"), feature = "socket"))]
+compile_error!(
+    "linux-nfqueue: the socket layer (Queue, AsyncQueue, FanOut, testkit) talks to the Linux \
+     kernel and builds only on Linux. On other systems use `default-features = false` to get \
+     the portable parts: the wire codec (reading captures), checksum helpers and /proc parsing."
+);
+
+/// The README's examples, compiled as doctests.
+#[cfg(all(doctest, target_os = "linux", feature = "testkit"))]
+#[doc = include_str!("../../../README.md")]
+struct ReadmeDoctests;
+
 pub use stats::{QueueStats, StatsParseError, StatsParseErrorKind};
 
 #[cfg(target_os = "linux")]
