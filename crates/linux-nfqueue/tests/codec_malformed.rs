@@ -221,7 +221,7 @@ fn every_fixed_size_attribute_one_byte_short() {
         );
         assert!(e.to_string().contains("attribute"), "{e}");
         // Exactly the size (or longer) is fine.
-        let ok = vec![hdr(9), nla(ty, &vec![0; size]), nla(ty, &vec![0; size + 5])];
+        let ok = [hdr(9), nla(ty, &vec![0; size]), nla(ty, &vec![0; size + 5])];
         let ok = if ty == NFQA_PACKET_HDR {
             &ok[1..]
         } else {
