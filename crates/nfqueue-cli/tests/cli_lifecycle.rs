@@ -156,3 +156,39 @@ fn demo_passes_and_leaves_no_namespace() {
     assert!(out.stderr.contains("removed"), "{}", out.stderr);
     assert_eq!(namespaces_of(pid), Vec::<String>::new(), "left behind");
 }
+
+/// Without CAP_NET_ADMIN (`setpriv` to nobody with no capabilities) the bind fails with exit 1
+/// and one line that names the capability and the queue, rather than a bare "permission
+/// denied".
+#[test]
+fn without_cap_net_admin_the_error_names_the_capability() {
+    let Some(sb) = Sandbox::new_or_skip() else {
+        return;
+    };
+    let mut cmd = sb.command("setpriv");
+    cmd.args([
+        "--reuid=65534",
+        "--regid=65534",
+        "--clear-groups",
+        "--inh-caps=-all",
+        cli_support::BIN,
+        "run",
+        "-q",
+        "123",
+    ]);
+    let out = start(cmd).finish(WAIT);
+    assert_eq!(
+        out.code(),
+        1,
+        "(is the binary executable by nobody?) {out:?}"
+    );
+    out.assert_no_panic();
+    let lines: Vec<&str> = out.stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "{}", out.stderr);
+    assert!(lines[0].starts_with("nfqueue: error: "), "{}", lines[0]);
+    assert!(lines[0].contains("queue 123"), "{}", lines[0]);
+    assert!(lines[0].contains("CAP_NET_ADMIN"), "{}", lines[0]);
+    assert!(lines[0].contains("root"), "{}", lines[0]);
+    let row = sb.queue_counters(123).expect("read the queue table");
+    assert_eq!(row, None, "nothing was bound");
+}
