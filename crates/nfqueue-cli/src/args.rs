@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
+use linux_nfqueue::Verdict;
 
 const EXAMPLES: &str = "\
 Examples:
@@ -87,7 +88,7 @@ pub(crate) struct RunArgs {
             queue:M         move it to queue M (dropped if nobody listens there)\n  \
             queue:M:bypass  move it to queue M, or accept it if nobody listens there"
     )]
-    pub(crate) verdict: VerdictArg,
+    pub(crate) verdict: Verdict,
 
     /// Set the packet mark with every verdict (decimal or 0x hex)
     #[arg(long, value_name = "VALUE", value_parser = parse_u32_value)]
@@ -226,46 +227,6 @@ impl fmt::Display for QueueRange {
     }
 }
 
-/// The `--verdict` choices. `NF_STOLEN` is missing on purpose: the kernel rejects it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum VerdictArg {
-    /// `accept`
-    Accept,
-    /// `drop`
-    Drop,
-    /// `repeat`
-    Repeat,
-    /// `stop`
-    Stop,
-    /// `queue:M` or `queue:M:bypass`
-    Queue {
-        /// The target queue.
-        queue: u16,
-        /// Accept instead of dropping when nobody listens on the target.
-        bypass: bool,
-    },
-}
-
-impl fmt::Display for VerdictArg {
-    /// Writes the verdict as it is given on the command line.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Accept => f.write_str("accept"),
-            Self::Drop => f.write_str("drop"),
-            Self::Repeat => f.write_str("repeat"),
-            Self::Stop => f.write_str("stop"),
-            Self::Queue {
-                queue,
-                bypass: false,
-            } => write!(f, "queue:{queue}"),
-            Self::Queue {
-                queue,
-                bypass: true,
-            } => write!(f, "queue:{queue}:bypass"),
-        }
-    }
-}
-
 /// Parses a plain decimal queue number with a message that names the valid range.
 fn parse_queue_number(text: &str, what: &str) -> Result<u16, String> {
     if text.is_empty() {
@@ -300,52 +261,36 @@ pub(crate) fn parse_queue_range(text: &str) -> Result<QueueRange, String> {
     Ok(QueueRange { first, last })
 }
 
-/// Parses a `--verdict` value.
-pub(crate) fn parse_verdict(text: &str) -> Result<VerdictArg, String> {
+/// Parses a `--verdict` value with the library's parser (`NF_STOLEN` cannot be expressed),
+/// adding a hint for the usual mistakes.
+pub(crate) fn parse_verdict(text: &str) -> Result<Verdict, String> {
     let lower = text.to_ascii_lowercase();
-    match lower.as_str() {
-        "accept" => return Ok(VerdictArg::Accept),
-        "drop" => return Ok(VerdictArg::Drop),
-        "repeat" => return Ok(VerdictArg::Repeat),
-        "stop" => return Ok(VerdictArg::Stop),
-        "stolen" => {
-            return Err(
-                "the kernel refuses 'stolen' (NF_STOLEN) from user space: use drop \
-                        to discard a packet"
-                    .to_owned(),
-            );
-        }
-        "queue" => {
-            return Err(
-                "'queue' needs a target queue: queue:M or queue:M:bypass (for example queue:1)"
-                    .to_owned(),
-            );
-        }
-        _ => {}
+    if let Ok(v) = lower.parse::<Verdict>() {
+        return Ok(v);
     }
-    let Some(rest) = lower.strip_prefix("queue:") else {
-        return Err(format!(
-            "'{text}' is not a verdict: use accept, drop, repeat, stop, queue:M or queue:M:bypass"
-        ));
-    };
-    let (number, option) = match rest.split_once(':') {
-        None => (rest, None),
-        Some((n, o)) => (n, Some(o)),
-    };
-    let queue = parse_queue_number(number, "the target queue after 'queue:'")?;
-    match option {
-        None => Ok(VerdictArg::Queue {
-            queue,
-            bypass: false,
-        }),
-        Some("bypass") => Ok(VerdictArg::Queue {
-            queue,
-            bypass: true,
-        }),
-        Some(other) => Err(format!(
-            "'{other}' after the queue number is not an option: only queue:{queue}:bypass is"
-        )),
-    }
+    Err(match lower.as_str() {
+        "stolen" => "the kernel refuses 'stolen' (NF_STOLEN) from user space: use drop to \
+                     discard a packet"
+            .to_owned(),
+        "queue" => "'queue' needs a target queue: queue:M or queue:M:bypass (for example queue:1)"
+            .to_owned(),
+        _ => match lower.strip_prefix("queue:") {
+            Some(rest) => {
+                let (number, option) = rest.split_once(':').unwrap_or((rest, ""));
+                match parse_queue_number(number, "the target queue after 'queue:'") {
+                    Err(e) => e,
+                    Ok(q) => format!(
+                        "'{option}' after the queue number is not an option: only \
+                         queue:{q}:bypass is"
+                    ),
+                }
+            }
+            None => format!(
+                "'{text}' is not a verdict: use accept, drop, repeat, stop, queue:M or \
+                 queue:M:bypass"
+            ),
+        },
+    })
 }
 
 /// Parses a `u32` in decimal or in hex with a `0x` prefix.
@@ -457,21 +402,21 @@ mod tests {
 
     #[test]
     fn verdicts() {
-        assert_eq!(parse_verdict("accept"), Ok(VerdictArg::Accept));
-        assert_eq!(parse_verdict("DROP"), Ok(VerdictArg::Drop));
-        assert_eq!(parse_verdict("repeat"), Ok(VerdictArg::Repeat));
-        assert_eq!(parse_verdict("stop"), Ok(VerdictArg::Stop));
+        assert_eq!(parse_verdict("accept"), Ok(Verdict::Accept));
+        assert_eq!(parse_verdict("DROP"), Ok(Verdict::Drop));
+        assert_eq!(parse_verdict("repeat"), Ok(Verdict::Repeat));
+        assert_eq!(parse_verdict("stop"), Ok(Verdict::Stop));
         assert_eq!(
             parse_verdict("queue:8"),
-            Ok(VerdictArg::Queue {
-                queue: 8,
+            Ok(Verdict::Queue {
+                num: 8,
                 bypass: false
             })
         );
         assert_eq!(
             parse_verdict("queue:65535:bypass"),
-            Ok(VerdictArg::Queue {
-                queue: 65535,
+            Ok(Verdict::Queue {
+                num: 65535,
                 bypass: true
             })
         );
@@ -603,8 +548,8 @@ mod tests {
         assert_eq!(run.queue, QueueRange { first: 2, last: 3 });
         assert_eq!(
             run.verdict,
-            VerdictArg::Queue {
-                queue: 9,
+            Verdict::Queue {
+                num: 9,
                 bypass: true
             }
         );
@@ -622,7 +567,7 @@ mod tests {
         let Command::Run(run) = parse(&["run", "--queue", "0"]).unwrap().command else {
             panic!("not run")
         };
-        assert_eq!(run.verdict, VerdictArg::Accept);
+        assert_eq!(run.verdict, Verdict::Accept);
         assert_eq!(run.mark, None);
         assert!(!run.quiet && !run.json && !run.no_batch);
     }

@@ -11,7 +11,7 @@ use linux_nfqueue::{
     Config, CtUpdate, FanOut, Packet, PacketView, StopHandle, Verdict, VerdictAttrs,
 };
 
-use crate::args::{RunArgs, VerdictArg};
+use crate::args::RunArgs;
 use crate::error::CliError;
 use crate::output::{Format, PacketLine, PacketPrinter};
 use crate::pcap::PcapSink;
@@ -19,17 +19,6 @@ use crate::summary::{self, PacketSummary};
 
 /// How often the main thread checks for signals, the timeout and the count.
 const TICK: Duration = Duration::from_millis(20);
-
-/// The wire verdict for a `--verdict` choice.
-pub(crate) fn wire_verdict(v: VerdictArg) -> Verdict {
-    match v {
-        VerdictArg::Accept => Verdict::Accept,
-        VerdictArg::Drop => Verdict::Drop,
-        VerdictArg::Repeat => Verdict::Repeat,
-        VerdictArg::Stop => Verdict::Stop,
-        VerdictArg::Queue { queue, bypass } => Verdict::Queue { num: queue, bypass },
-    }
-}
 
 /// The queue configuration the options ask for.
 pub(crate) fn config_for(args: &RunArgs) -> Config {
@@ -186,7 +175,7 @@ pub(crate) fn run(args: &RunArgs) -> Result<(), CliError> {
         Mutex::new((PacketPrinter::for_stdout(format), io::stdout()))
     });
     let judge = Arc::new(Judge {
-        verdict: wire_verdict(args.verdict),
+        verdict: args.verdict,
         verdict_name: args.verdict.to_string(),
         mark: args.mark,
         connmark: args.connmark,
