@@ -14,7 +14,7 @@ use linux_nfqueue::{Config, Packet, Queue, Verdict, VerdictAttrs};
 use crate::args::DemoArgs;
 use crate::error::CliError;
 use crate::output::{Format, PacketLine, PacketPrinter};
-use crate::summary::{self, PacketSummary};
+use crate::summary::PacketSummary;
 
 /// The queue the demo binds inside its namespace.
 const QUEUE: u16 = 0;
@@ -52,8 +52,7 @@ fn decide(s: &PacketSummary) -> (Verdict, Option<u32>, &'static str) {
 
 fn judge(packet: Packet<'_>, tally: &Tally, printer: &Mutex<PacketPrinter>) {
     let payload = packet.payload().unwrap_or(&[]);
-    let family = summary::Family::from_raw(u8::from(packet.family()));
-    let s = PacketSummary::decode(family, packet.hw_protocol(), payload);
+    let s = PacketSummary::decode(packet.family(), packet.hw_protocol(), payload);
     let (verdict, mark, label) = decide(&s);
     let line = PacketLine {
         id: packet.id(),

@@ -15,7 +15,7 @@ use crate::args::RunArgs;
 use crate::error::CliError;
 use crate::output::{Format, PacketLine, PacketPrinter};
 use crate::pcap::PcapSink;
-use crate::summary::{self, PacketSummary};
+use crate::summary::PacketSummary;
 
 /// How often the main thread checks for signals, the timeout and the count.
 const TICK: Duration = Duration::from_millis(20);
@@ -99,7 +99,6 @@ impl Judge {
     fn record(&self, view: &PacketView<'_>) {
         let payload = view.payload().unwrap_or(&[]);
         if let Some(printer) = &self.printer {
-            let family = summary::Family::from_raw(u8::from(view.family()));
             let line = PacketLine {
                 id: view.id(),
                 queue: view.queue(),
@@ -113,7 +112,7 @@ impl Judge {
                 indev: view.indev(),
                 outdev: view.outdev(),
                 gso: view.skb_info().gso(),
-                summary: PacketSummary::decode(family, view.hw_protocol(), payload),
+                summary: PacketSummary::decode(view.family(), view.hw_protocol(), payload),
                 verdict: &self.verdict_name,
             };
             let mut guard = printer.lock().unwrap_or_else(|e| e.into_inner());

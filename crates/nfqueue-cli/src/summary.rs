@@ -6,37 +6,7 @@ use std::fmt;
 use std::net::{IpAddr, Ipv4Addr};
 
 use etherparse::{EtherType, Ipv6ExtensionSlice, LaxNetSlice, LaxSlicedPacket};
-
-/// The netfilter protocol family of a queued packet (`nfgenmsg.nfgen_family`, `NFPROTO_*`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Family {
-    /// `NFPROTO_IPV4` (2): the payload is an IPv4 packet.
-    Ipv4,
-    /// `NFPROTO_IPV6` (10): the payload is an IPv6 packet.
-    Ipv6,
-    /// `NFPROTO_BRIDGE` (7).
-    Bridge,
-    /// `NFPROTO_ARP` (3): the payload is an ARP packet.
-    Arp,
-    /// `NFPROTO_NETDEV` (5): ingress and egress hooks.
-    Netdev,
-    /// Any other number.
-    Other(u8),
-}
-
-impl Family {
-    /// The family for an `NFPROTO_*` number.
-    pub(crate) fn from_raw(raw: u8) -> Self {
-        match raw {
-            2 => Self::Ipv4,
-            10 => Self::Ipv6,
-            7 => Self::Bridge,
-            3 => Self::Arp,
-            5 => Self::Netdev,
-            other => Self::Other(other),
-        }
-    }
-}
+use linux_nfqueue::Family;
 
 /// What could be read from a packet. Every field is `None` when the bytes did not reach it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -70,7 +40,7 @@ impl PacketSummary {
         match family {
             Family::Ipv4 | Family::Ipv6 => from_ip(payload),
             Family::Arp => from_arp(payload),
-            Family::Bridge | Family::Netdev | Family::Other(_) => {
+            Family::Bridge | Family::Netdev | Family::Unspec | Family::Unknown(_) => {
                 from_l2_or_l3(hw_protocol, payload)
             }
         }
@@ -374,16 +344,6 @@ mod tests {
         // Truncated: the target address is missing.
         let s = PacketSummary::decode(Family::Arp, 0, &arp_request()[..20]);
         assert!(s.src.is_some() && s.dst.is_none());
-    }
-
-    #[test]
-    fn families() {
-        assert_eq!(Family::from_raw(2), Family::Ipv4);
-        assert_eq!(Family::from_raw(10), Family::Ipv6);
-        assert_eq!(Family::from_raw(7), Family::Bridge);
-        assert_eq!(Family::from_raw(3), Family::Arp);
-        assert_eq!(Family::from_raw(5), Family::Netdev);
-        assert_eq!(Family::from_raw(1), Family::Other(1));
     }
 
     #[test]
