@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
 //! Kernel tests of how `nfqueue` starts and ends as a process: a busy queue is a one-line
 //! runtime error naming the queue and its owner, SIGTERM and SIGINT end `run` with status 0,
-//! the summary and the queue unbound, and `nfqueue demo` passes and leaves no namespace.
+//! the summary and the queue unbound, a killed `run` frees its queue for a new one at once,
+//! a missing CAP_NET_ADMIN is named, and `nfqueue demo` passes and leaves no namespace.
 
 mod cli_support;
 
@@ -191,4 +192,72 @@ fn without_cap_net_admin_the_error_names_the_capability() {
     assert!(lines[0].contains("root"), "{}", lines[0]);
     let row = sb.queue_counters(123).expect("read the queue table");
     assert_eq!(row, None, "nothing was bound");
+}
+
+/// `nfqueue run` stopped (SIGSTOP) while it holds packets, then killed (SIGKILL): the kernel
+/// drops its queue and the held packets, and a new `nfqueue run` binds the same queue at once
+/// and judges new traffic.
+#[test]
+fn a_killed_run_frees_its_queue_for_a_new_one_at_once() {
+    const Q: u16 = 124;
+    const PORT: u16 = 9503;
+    const HELD: u32 = 5;
+    let Some(sb) = Sandbox::new_or_skip() else {
+        return;
+    };
+    sb.install(&QueueRule::new(Chain::Output, Q).udp().dport(PORT))
+        .expect("install the queue rule");
+    let mut sink = sb.udp_sink(v4(PORT)).expect("bind the receiver");
+    let mut victim = start_in(&sb, &["run", "-q", "124"]);
+    victim.wait_bound(&sb, Q);
+    cli_support::send_signal(victim.pid(), "STOP");
+    sb.send_udp(v4(PORT), u64::from(HELD), 16, WAIT)
+        .expect("send");
+    let held = linux_nfqueue::testkit::wait_until(WAIT, || {
+        sb.queue_counters(Q)
+            .ok()
+            .flatten()
+            .is_some_and(|r| r.waiting == HELD)
+    });
+    assert!(
+        held,
+        "kernel: the stopped process does not hold {HELD} packets"
+    );
+    let killed = victim.signal_and_finish("KILL");
+    assert_eq!(
+        std::os::unix::process::ExitStatusExt::signal(&killed.status),
+        Some(9),
+        "{killed:?}"
+    );
+    assert!(
+        linux_nfqueue::testkit::wait_until(WAIT, || matches!(sb.queue_counters(Q), Ok(None))),
+        "kernel: the killed process's queue is still bound"
+    );
+
+    let started = Instant::now();
+    let mut heir = start_in(&sb, &["run", "-q", "124", "--count", "3"]);
+    heir.wait_bound(&sb, Q);
+    let bound_in = started.elapsed();
+    sb.send_udp(v4(PORT), 3, 16, WAIT).expect("send");
+    let out = heir.finish(WAIT);
+    out.assert_success();
+    assert!(
+        out.summary().starts_with("3 packets judged"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        sink.wait_for(3, WAIT).expect("receive"),
+        "new traffic does not flow"
+    );
+    sink.collect_for(cli_support::QUIET).expect("receive");
+    assert_eq!(
+        sink.report().datagrams,
+        3,
+        "the packets held by the killed process were delivered"
+    );
+    assert!(
+        bound_in < Duration::from_secs(2),
+        "binding took {bound_in:?}"
+    );
 }
