@@ -208,6 +208,10 @@ impl Error {
     }
 
     fn hint(&self) -> &'static str {
+        if matches!(self.errno, Some(libc::EMFILE) | Some(libc::ENFILE)) {
+            return "each queue uses one socket: raise the open-file limit (ulimit -n) or bind \
+                    fewer queues";
+        }
         match self.kind {
             ErrorKind::PermissionDenied => {
                 "NFQUEUE needs CAP_NET_ADMIN in the network namespace for the whole life of the \
@@ -370,6 +374,17 @@ mod tests {
         let t = Error::kernel("bind", libc::EPERM).with_queue(3).to_string();
         assert!(t.contains("CAP_NET_ADMIN"), "{t}");
         assert!(t.contains("queue 3"), "{t}");
+    }
+
+    #[test]
+    fn too_many_open_files_says_what_to_do() {
+        let e = Error::io(
+            "open netlink socket",
+            io::Error::from_raw_os_error(libc::EMFILE),
+        )
+        .with_queue(1020);
+        let t = e.to_string();
+        assert!(t.contains("queue 1020") && t.contains("ulimit -n"), "{t}");
     }
 
     #[test]

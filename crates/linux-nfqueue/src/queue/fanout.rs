@@ -57,7 +57,7 @@ impl FanOut {
         for q in queues {
             let mut c = config.clone();
             c.queues = vec![q];
-            opened.push((q, Queue::open(c)?));
+            opened.push((q, Queue::open(c).map_err(|e| e.with_queue(q))?));
         }
         let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
         let handler = Arc::new(handler);
