@@ -7,9 +7,12 @@ mod support;
 
 use std::sync::{Arc, Mutex};
 
-use linux_nfqueue::testkit::{Chain, CountRule, QueueRule, Sandbox};
+use linux_nfqueue::testkit::{Chain, CountRule, Sandbox};
 use linux_nfqueue::{Config, Verdict, VerdictError};
-use support::{WAIT, drain, open_in, queue_row, serve, v4, wait_until};
+use support::{
+    UdpPath, WAIT, assert_delivered_once, assert_none_waiting, assert_rule_packets, drain, open_in,
+    queue_row, queue_udp, serve, udp_path, udp_sink, v4, wait_until,
+};
 
 const PORT: u16 = 9999;
 const QUEUE: u16 = 5;
@@ -20,12 +23,9 @@ fn a_burst_is_answered_with_fewer_sends_than_verdicts() {
     let Some(sb) = Sandbox::new_or_skip() else {
         return;
     };
-    sb.install(&QueueRule::new(Chain::Output, QUEUE).udp().dport(PORT))
-        .expect("install the queue rule");
-    let arrived = sb
-        .install_count(&CountRule::new(Chain::Input).udp().dport(PORT))
-        .expect("install the counting rule");
-    let mut sink = sb.udp_sink(v4(PORT)).expect("bind the receiver");
+    let UdpPath {
+        arrived, mut sink, ..
+    } = udp_path(&sb, QUEUE, PORT);
     let mut queue = open_in(&sb, Config::new(QUEUE));
 
     // The whole burst waits in the kernel before the first receive.
@@ -46,18 +46,9 @@ fn a_burst_is_answered_with_fewer_sends_than_verdicts() {
         c.verdict_sends,
         c.verdicts
     );
-    let got = sink.report();
-    assert_eq!((got.distinct, got.duplicates), (N, 0), "{got:?}");
-    assert_eq!(
-        arrived.packets().unwrap(),
-        N,
-        "kernel: packets reaching INPUT"
-    );
-    assert_eq!(
-        queue_row(&sb, QUEUE).unwrap().waiting,
-        0,
-        "kernel: none left waiting"
-    );
+    assert_delivered_once(&sink, N);
+    assert_rule_packets(&arrived, N, "kernel: packets reaching INPUT");
+    assert_none_waiting(&sb, QUEUE);
 }
 
 /// Holds every packet as a token, answers them all with one batch verdict carrying a mark,
@@ -70,12 +61,11 @@ fn explicit_batch_verdict_with_a_mark() {
     let Some(sb) = Sandbox::new_or_skip() else {
         return;
     };
-    sb.install(&QueueRule::new(Chain::Output, QUEUE).udp().dport(PORT))
-        .expect("install the queue rule");
+    queue_udp(&sb, QUEUE, PORT);
     let marked = sb
         .install_count(&CountRule::new(Chain::Input).udp().dport(PORT).mark(MARK))
         .expect("install the counting rule");
-    let mut sink = sb.udp_sink(v4(PORT)).expect("bind the receiver");
+    let mut sink = udp_sink(&sb, v4(PORT));
     let mut queue = open_in(&sb, Config::new(QUEUE));
 
     sb.send_udp(v4(PORT), N, 16, WAIT).expect("send");
@@ -103,16 +93,8 @@ fn explicit_batch_verdict_with_a_mark() {
         .batch_verdict(QUEUE, last, Verdict::Accept, Some(MARK))
         .expect("batch verdict");
     support::wait_for(&mut sink, N);
-    assert_eq!(
-        marked.packets().unwrap(),
-        N,
-        "kernel: marked packets on INPUT"
-    );
-    assert_eq!(
-        queue_row(&sb, QUEUE).unwrap().waiting,
-        0,
-        "kernel: none left waiting"
-    );
+    assert_rule_packets(&marked, N, "kernel: marked packets on INPUT");
+    assert_none_waiting(&sb, QUEUE);
 
     drop(tokens);
     let gone = wait_until(WAIT, || {
@@ -127,8 +109,7 @@ fn explicit_batch_verdict_with_a_mark() {
     );
     assert_eq!(c.default_verdicts, N, "{c:?}");
     assert_eq!(c.verdict_errors, 0, "ENOENT is not an error: {c:?}");
-    let got = sink.report();
-    assert_eq!((got.distinct, got.duplicates), (N, 0), "{got:?}");
+    assert_delivered_once(&sink, N);
 }
 
 #[test]
@@ -137,9 +118,8 @@ fn a_batch_verdict_on_an_empty_queue_is_reported_and_receiving_goes_on() {
     let Some(sb) = Sandbox::new_or_skip() else {
         return;
     };
-    sb.install(&QueueRule::new(Chain::Output, QUEUE).udp().dport(PORT))
-        .expect("install the queue rule");
-    let mut sink = sb.udp_sink(v4(PORT)).expect("bind the receiver");
+    queue_udp(&sb, QUEUE, PORT);
+    let mut sink = udp_sink(&sb, v4(PORT));
     let reported = Arc::new(Mutex::new(Vec::<VerdictError>::new()));
     let hook = reported.clone();
     let mut queue = open_in(

@@ -9,9 +9,12 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use linux_nfqueue::testkit::{Chain, CountRule, QueueRule, Sandbox};
+use linux_nfqueue::testkit::Sandbox;
 use linux_nfqueue::{Config, Verdict, VerdictToken};
-use support::{WAIT, join, open_in, queue_row, serve_in_background, v4};
+use support::{
+    UdpPath, WAIT, assert_delivered_once, assert_no_verdict_failures, assert_none_waiting,
+    assert_rule_packets, join, open_in, serve_in_background, udp_path, v4,
+};
 
 const PORT: u16 = 9999;
 const QUEUE: u16 = 5;
@@ -22,13 +25,11 @@ const N: u64 = 60;
 /// Returns (datagrams delivered, INPUT count).
 fn unanswered(default: Verdict, on_other_thread: bool) -> Option<(u64, u64)> {
     let sb = Sandbox::new_or_skip()?;
-    let queued = sb
-        .install(&QueueRule::new(Chain::Output, QUEUE).udp().dport(PORT))
-        .expect("install the queue rule");
-    let arrived = sb
-        .install_count(&CountRule::new(Chain::Input).udp().dport(PORT))
-        .expect("install the counting rule");
-    let mut sink = sb.udp_sink(v4(PORT)).expect("bind the receiver");
+    let UdpPath {
+        queued,
+        arrived,
+        mut sink,
+    } = udp_path(&sb, QUEUE, PORT);
     let queue = open_in(&sb, Config::new(QUEUE).default_verdict(default));
 
     let (tx, rx) = mpsc::channel::<VerdictToken>();
@@ -55,13 +56,9 @@ fn unanswered(default: Verdict, on_other_thread: bool) -> Option<(u64, u64)> {
     let c = queue.counters();
     assert_eq!(c.default_verdicts, N, "library: default verdicts ({c:?})");
     assert_eq!(c.verdicts, N, "library: verdicts ({c:?})");
-    assert_eq!(c.verdict_errors + c.packets_gone, 0, "{c:?}");
-    assert_eq!(queued.packets().unwrap(), N, "kernel: the queue rule");
-    assert_eq!(
-        queue_row(&sb, QUEUE).unwrap().waiting,
-        0,
-        "kernel: none left waiting"
-    );
+    assert_no_verdict_failures(&c);
+    assert_rule_packets(&queued, N, "kernel: the queue rule");
+    assert_none_waiting(&sb, QUEUE);
     let got = sink.report();
     assert_eq!(got.duplicates, 0, "{got:?}");
     Some((got.distinct, arrived.packets().unwrap()))
@@ -125,12 +122,9 @@ fn a_panicking_handler_still_answers_and_run_keeps_serving() {
     let Some(sb) = Sandbox::new_or_skip() else {
         return;
     };
-    sb.install(&QueueRule::new(Chain::Output, QUEUE).udp().dport(PORT))
-        .expect("install the queue rule");
-    let arrived = sb
-        .install_count(&CountRule::new(Chain::Input).udp().dport(PORT))
-        .expect("install the counting rule");
-    let mut sink = sb.udp_sink(v4(PORT)).expect("bind the receiver");
+    let UdpPath {
+        arrived, mut sink, ..
+    } = udp_path(&sb, QUEUE, PORT);
     let mut queue = open_in(&sb, Config::new(QUEUE));
     let stop = queue.stop_handle();
     let guard = support::watchdog(queue.stop_handle(), 2 * WAIT);
@@ -164,18 +158,9 @@ fn a_panicking_handler_still_answers_and_run_keeps_serving() {
         "library: default verdicts ({c:?})"
     );
     assert_eq!((c.received, c.verdicts), (N, N), "{c:?}");
-    let got = sink.report();
-    assert_eq!((got.distinct, got.duplicates), (N, 0), "{got:?}");
-    assert_eq!(
-        arrived.packets().unwrap(),
-        N,
-        "kernel: packets reaching INPUT"
-    );
-    assert_eq!(
-        queue_row(&sb, QUEUE).unwrap().waiting,
-        0,
-        "kernel: none left waiting"
-    );
+    assert_delivered_once(&sink, N);
+    assert_rule_packets(&arrived, N, "kernel: packets reaching INPUT");
+    assert_none_waiting(&sb, QUEUE);
 }
 
 /// The receiving thread hands tokens round-robin to four threads, which answer them in
@@ -187,13 +172,11 @@ fn tokens_answered_out_of_order_by_four_threads() {
     let Some(sb) = Sandbox::new_or_skip() else {
         return;
     };
-    let queued = sb
-        .install(&QueueRule::new(Chain::Output, QUEUE).udp().dport(PORT))
-        .expect("install the queue rule");
-    let arrived = sb
-        .install_count(&CountRule::new(Chain::Input).udp().dport(PORT))
-        .expect("install the counting rule");
-    let mut sink = sb.udp_sink(v4(PORT)).expect("bind the receiver");
+    let UdpPath {
+        queued,
+        arrived,
+        mut sink,
+    } = udp_path(&sb, QUEUE, PORT);
     let queue = open_in(&sb, Config::new(QUEUE));
 
     let mut senders = Vec::new();
@@ -243,21 +226,11 @@ fn tokens_answered_out_of_order_by_four_threads() {
         "answers per worker: {answered:?}"
     );
     support::collect_quiet(&mut sink);
-    let got = sink.report();
-
-    assert_eq!((got.distinct, got.duplicates), (N, 0), "{got:?}");
-    assert_eq!(queued.packets().unwrap(), N, "kernel: the queue rule");
-    assert_eq!(
-        arrived.packets().unwrap(),
-        N,
-        "kernel: packets reaching INPUT"
-    );
+    assert_delivered_once(&sink, N);
+    assert_rule_packets(&queued, N, "kernel: the queue rule");
+    assert_rule_packets(&arrived, N, "kernel: packets reaching INPUT");
     let c = queue.counters();
     assert_eq!((c.verdicts, c.default_verdicts), (N, 0), "{c:?}");
-    assert_eq!(c.verdict_errors + c.packets_gone, 0, "{c:?}");
-    assert_eq!(
-        queue_row(&sb, QUEUE).unwrap().waiting,
-        0,
-        "kernel: none left waiting"
-    );
+    assert_no_verdict_failures(&c);
+    assert_none_waiting(&sb, QUEUE);
 }

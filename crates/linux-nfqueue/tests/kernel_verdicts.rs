@@ -9,7 +9,11 @@ use std::sync::{Arc, Mutex};
 
 use linux_nfqueue::testkit::{Chain, CountRule, Protocol, QueueRule, Sandbox, Table};
 use linux_nfqueue::{Config, Family, Hook, Verdict, VerdictAttrs};
-use support::{WAIT, join, open_in, queue_row, receive_in_background, serve_in_background, v4, v6};
+use support::{
+    UdpPath, WAIT, assert_delivered_once, assert_no_verdict_failures, assert_rule_packets, join,
+    open_in, queue_row, queue_udp, receive_in_background, serve_in_background, udp_path, udp_sink,
+    v4, v6,
+};
 
 const PORT: u16 = 9999;
 const QUEUE: u16 = 5;
@@ -20,13 +24,11 @@ fn accept_delivers_every_udp_packet_exactly_once() {
     let Some(sb) = Sandbox::new_or_skip() else {
         return;
     };
-    let queued = sb
-        .install(&QueueRule::new(Chain::Output, QUEUE).udp().dport(PORT))
-        .expect("install the queue rule");
-    let arrived = sb
-        .install_count(&CountRule::new(Chain::Input).udp().dport(PORT))
-        .expect("install the INPUT counting rule");
-    let sink = sb.udp_sink(v4(PORT)).expect("bind the receiver");
+    let UdpPath {
+        queued,
+        arrived,
+        sink,
+    } = udp_path(&sb, QUEUE, PORT);
     let receiver = receive_in_background(sink, N);
     let queue = open_in(&sb, Config::new(QUEUE));
     let portid = queue.portid();
@@ -48,21 +50,13 @@ fn accept_delivers_every_udp_packet_exactly_once() {
     assert_eq!(got.datagrams, N, "datagrams delivered: {got:?}");
     assert_eq!(got.distinct, N, "distinct datagrams delivered: {got:?}");
     assert_eq!(got.duplicates, 0, "duplicates: {got:?}");
-    assert_eq!(
-        queued.packets().unwrap(),
-        N,
-        "kernel: packets sent to the queue"
-    );
-    assert_eq!(
-        arrived.packets().unwrap(),
-        N,
-        "kernel: packets reaching INPUT"
-    );
+    assert_rule_packets(&queued, N, "kernel: packets sent to the queue");
+    assert_rule_packets(&arrived, N, "kernel: packets reaching INPUT");
     let c = queue.counters();
     assert_eq!(c.received, N, "library: received ({c:?})");
     assert_eq!(c.verdicts, N, "library: verdicts ({c:?})");
     assert_eq!(c.default_verdicts, 0, "{c:?}");
-    assert_eq!(c.verdict_errors + c.packets_gone, 0, "{c:?}");
+    assert_no_verdict_failures(&c);
     let row = queue_row(&sb, QUEUE).expect("queue listed in /proc");
     assert_eq!(row.portid, portid, "{row:?}");
     assert_eq!(
@@ -79,13 +73,11 @@ fn drop_delivers_nothing() {
     let Some(sb) = Sandbox::new_or_skip() else {
         return;
     };
-    let queued = sb
-        .install(&QueueRule::new(Chain::Output, QUEUE).udp().dport(PORT))
-        .expect("install the queue rule");
-    let arrived = sb
-        .install_count(&CountRule::new(Chain::Input).udp().dport(PORT))
-        .expect("install the INPUT counting rule");
-    let mut sink = sb.udp_sink(v4(PORT)).expect("bind the receiver");
+    let UdpPath {
+        queued,
+        arrived,
+        mut sink,
+    } = udp_path(&sb, QUEUE, PORT);
     let queue = open_in(&sb, Config::new(QUEUE));
 
     let server = serve_in_background(queue, N, WAIT, |p| p.drop().expect("drop"));
@@ -96,16 +88,8 @@ fn drop_delivers_nothing() {
     support::collect_quiet(&mut sink);
 
     assert_eq!(sink.report().datagrams, 0, "dropped packets arrived");
-    assert_eq!(
-        queued.packets().unwrap(),
-        N,
-        "kernel: packets sent to the queue"
-    );
-    assert_eq!(
-        arrived.packets().unwrap(),
-        0,
-        "kernel: packets reaching INPUT"
-    );
+    assert_rule_packets(&queued, N, "kernel: packets sent to the queue");
+    assert_rule_packets(&arrived, 0, "kernel: packets reaching INPUT");
     assert_eq!(queue.counters().verdicts, N);
     let row = queue_row(&sb, QUEUE).expect("queue listed in /proc");
     assert_eq!(row.waiting, 0, "{row:?}");
@@ -145,18 +129,9 @@ fn accept_delivers_ipv6_udp() {
     support::wait_for(&mut sink, N);
     support::collect_quiet(&mut sink);
 
-    let got = sink.report();
-    assert_eq!((got.distinct, got.duplicates), (N, 0), "{got:?}");
-    assert_eq!(
-        queued.packets().unwrap(),
-        N,
-        "kernel: packets sent to the queue"
-    );
-    assert_eq!(
-        arrived.packets().unwrap(),
-        N,
-        "kernel: packets reaching INPUT"
-    );
+    assert_delivered_once(&sink, N);
+    assert_rule_packets(&queued, N, "kernel: packets sent to the queue");
+    assert_rule_packets(&arrived, N, "kernel: packets reaching INPUT");
     assert_eq!(queue.counters().verdicts, N);
 }
 
@@ -195,11 +170,7 @@ fn one_ping_on_output_needs_two_verdicts() {
         [8, 0],
         "echo request, then echo reply"
     );
-    assert_eq!(
-        queued.packets().unwrap(),
-        2,
-        "kernel: packets sent to the queue"
-    );
+    assert_rule_packets(&queued, 2, "kernel: packets sent to the queue");
     assert_eq!(queue.counters().verdicts, 2);
 }
 
@@ -210,8 +181,7 @@ fn mark_from_a_verdict_is_seen_by_a_later_mark_rule() {
     let Some(sb) = Sandbox::new_or_skip() else {
         return;
     };
-    sb.install(&QueueRule::new(Chain::Output, QUEUE).udp().dport(PORT))
-        .expect("install the queue rule");
+    queue_udp(&sb, QUEUE, PORT);
     // ACCEPT ends the OUTPUT chain, so the mark is checked on INPUT, where the looped-back
     // packet arrives with its mark.
     let marked = sb
@@ -220,7 +190,7 @@ fn mark_from_a_verdict_is_seen_by_a_later_mark_rule() {
     let unmarked = sb
         .install_count(&CountRule::new(Chain::Input).udp().dport(PORT).mark(0))
         .expect("install the unmarked counting rule");
-    let mut sink = sb.udp_sink(v4(PORT)).expect("bind the receiver");
+    let mut sink = udp_sink(&sb, v4(PORT));
     let queue = open_in(&sb, Config::new(QUEUE));
 
     let server = serve_in_background(queue, N, WAIT, |p| {
@@ -233,16 +203,8 @@ fn mark_from_a_verdict_is_seen_by_a_later_mark_rule() {
     support::wait_for(&mut sink, N);
 
     assert_eq!(sink.report().distinct, N, "{:?}", sink.report());
-    assert_eq!(
-        marked.packets().unwrap(),
-        N,
-        "kernel: marked packets on INPUT"
-    );
-    assert_eq!(
-        unmarked.packets().unwrap(),
-        0,
-        "kernel: unmarked packets on INPUT"
-    );
+    assert_rule_packets(&marked, N, "kernel: marked packets on INPUT");
+    assert_rule_packets(&unmarked, 0, "kernel: unmarked packets on INPUT");
 }
 
 #[test]
@@ -251,12 +213,11 @@ fn accept_skips_the_rest_of_the_queueing_chain() {
     let Some(sb) = Sandbox::new_or_skip() else {
         return;
     };
-    sb.install(&QueueRule::new(Chain::Output, QUEUE).udp().dport(PORT))
-        .expect("install the queue rule");
+    queue_udp(&sb, QUEUE, PORT);
     let after = sb
         .install_count(&CountRule::new(Chain::Output).udp().dport(PORT))
         .expect("install a counting rule after the queue rule");
-    let mut sink = sb.udp_sink(v4(PORT)).expect("bind the receiver");
+    let mut sink = udp_sink(&sb, v4(PORT));
     let queue = open_in(&sb, Config::new(QUEUE));
 
     let server = serve_in_background(queue, N, WAIT, |p| p.accept().expect("accept"));
@@ -287,7 +248,7 @@ fn later_table_sees(verdict: Verdict) -> Option<(u64, u64)> {
     let later = sb
         .install_count(&CountRule::new(Chain::Output).udp().dport(PORT))
         .expect("install the filter counting rule");
-    let mut sink = sb.udp_sink(v4(PORT)).expect("bind the receiver");
+    let mut sink = udp_sink(&sb, v4(PORT));
     let queue = open_in(&sb, Config::new(QUEUE));
     let server = serve_in_background(queue, N, WAIT, move |p| {
         p.verdict(verdict).expect("verdict")

@@ -12,8 +12,10 @@ use std::sync::mpsc;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use linux_nfqueue::testkit::{Sandbox, SinkReport, UdpSink};
-use linux_nfqueue::{Config, ErrorKind, Packet, Queue, QueueStats, StopHandle};
+use linux_nfqueue::testkit::{
+    Chain, CountRule, QueueRule, RuleHandle, Sandbox, SinkReport, UdpSink,
+};
+use linux_nfqueue::{Config, Counters, ErrorKind, Packet, Queue, QueueStats, StopHandle};
 
 /// The upper bound of every wait in these tests. Each test normally finishes far sooner.
 pub(crate) const WAIT: Duration = Duration::from_secs(5);
@@ -37,6 +39,73 @@ pub(crate) fn open_in(sb: &Sandbox, config: Config) -> Queue {
     let what = format!("{config:?}");
     sb.run(move || Queue::open(config))
         .unwrap_or_else(|e| panic!("opening {what} inside the sandbox failed: {e}"))
+}
+
+/// Installs the queue rule most kernel tests use: IPv4 UDP to `port` leaving on OUTPUT goes to
+/// `queue`.
+pub(crate) fn queue_udp(sb: &Sandbox, queue: u16, port: u16) -> RuleHandle<'_> {
+    sb.install(&QueueRule::new(Chain::Output, queue).udp().dport(port))
+        .expect("install the queue rule")
+}
+
+/// Installs a rule counting the IPv4 UDP packets to `port` that reach INPUT.
+pub(crate) fn count_udp_input(sb: &Sandbox, port: u16) -> RuleHandle<'_> {
+    sb.install_count(&CountRule::new(Chain::Input).udp().dport(port))
+        .expect("install the INPUT counting rule")
+}
+
+/// Binds a testkit receiver at `addr` inside the sandbox.
+pub(crate) fn udp_sink(sb: &Sandbox, addr: SocketAddr) -> UdpSink {
+    sb.udp_sink(addr).expect("bind the receiver")
+}
+
+/// The UDP path most kernel tests drive through a sandbox: the [`queue_udp`] rule, the
+/// [`count_udp_input`] rule behind it and a receiver at `127.0.0.1:port`.
+pub(crate) struct UdpPath<'a> {
+    /// The OUTPUT rule sending the datagrams to the queue.
+    pub(crate) queued: RuleHandle<'a>,
+    /// The INPUT rule counting the datagrams that got through.
+    pub(crate) arrived: RuleHandle<'a>,
+    /// The receiver.
+    pub(crate) sink: UdpSink,
+}
+
+/// Sets up a [`UdpPath`] from `127.0.0.1` to `127.0.0.1:port` through `queue`.
+pub(crate) fn udp_path(sb: &Sandbox, queue: u16, port: u16) -> UdpPath<'_> {
+    UdpPath {
+        queued: queue_udp(sb, queue, port),
+        arrived: count_udp_input(sb, port),
+        sink: udp_sink(sb, v4(port)),
+    }
+}
+
+/// Asserts that the kernel counted `expected` packets on `rule`; `what` names the count.
+#[track_caller]
+pub(crate) fn assert_rule_packets(rule: &RuleHandle<'_>, expected: u64, what: &str) {
+    assert_eq!(rule.packets().unwrap(), expected, "{what}");
+}
+
+/// Asserts that `expected` distinct datagrams reached `sink`, none twice.
+#[track_caller]
+pub(crate) fn assert_delivered_once(sink: &UdpSink, expected: u64) {
+    let got = sink.report();
+    assert_eq!((got.distinct, got.duplicates), (expected, 0), "{got:?}");
+}
+
+/// Asserts that no packet of `queue` is left waiting in the kernel for a verdict.
+#[track_caller]
+pub(crate) fn assert_none_waiting(sb: &Sandbox, queue: u16) {
+    assert_eq!(
+        queue_row(sb, queue).unwrap().waiting,
+        0,
+        "kernel: none left waiting"
+    );
+}
+
+/// Asserts that no verdict of the queue failed and none found its packet gone.
+#[track_caller]
+pub(crate) fn assert_no_verdict_failures(c: &Counters) {
+    assert_eq!(c.verdict_errors + c.packets_gone, 0, "{c:?}");
 }
 
 /// The sandbox's row of `/proc/net/netfilter/nfnetlink_queue` for `queue`, if it is bound.
