@@ -12,10 +12,13 @@ use std::pin::Pin;
 use std::time::Duration;
 
 use futures_core::Stream;
-use linux_nfqueue::testkit::{Chain, CountRule, QueueRule, RuleHandle, Sandbox, SinkReport};
+use linux_nfqueue::testkit::{RuleHandle, Sandbox, SinkReport};
 use linux_nfqueue::tokio::AsyncQueue;
 use linux_nfqueue::{Config, ErrorKind};
-use support::{Jitter, WAIT, collect_quiet, join, queue_row, send_paced, v4};
+use support::{
+    Jitter, WAIT, assert_rule_packets, collect_quiet, count_udp_input, join, queue_row, queue_udp,
+    send_paced, udp_sink, v4,
+};
 use tokio::task::JoinSet;
 use tokio::time::{Instant, sleep, timeout_at};
 
@@ -25,24 +28,16 @@ const N: u64 = 300;
 
 /// Rules for the sandbox's UDP traffic to `PORT`: (queue rule, INPUT counting rule).
 fn rules(sb: &Sandbox) -> (RuleHandle<'_>, RuleHandle<'_>) {
-    let queued = sb
-        .install(&QueueRule::new(Chain::Output, QUEUE).udp().dport(PORT))
-        .expect("install the queue rule");
-    let arrived = sb
-        .install_count(&CountRule::new(Chain::Input).udp().dport(PORT))
-        .expect("install the counting rule");
+    let queued = queue_udp(sb, QUEUE, PORT);
+    let arrived = count_udp_input(sb, PORT);
     (queued, arrived)
 }
 
 /// Checks the outcome of `N` packets that each got one verdict.
 fn check(sb: &Sandbox, queued: &RuleHandle<'_>, arrived: &RuleHandle<'_>, got: &SinkReport) {
     assert_eq!((got.distinct, got.duplicates), (N, 0), "{got:?}");
-    assert_eq!(queued.packets().unwrap(), N, "kernel: the queue rule");
-    assert_eq!(
-        arrived.packets().unwrap(),
-        N,
-        "kernel: packets reaching INPUT"
-    );
+    assert_rule_packets(queued, N, "kernel: the queue rule");
+    assert_rule_packets(arrived, N, "kernel: packets reaching INPUT");
     let row = queue_row(sb, QUEUE).expect("queue listed");
     assert_eq!(row.id_sequence, N as u32, "kernel: ids ({row:?})");
     assert_eq!(row.waiting, 0, "kernel: none left waiting ({row:?})");
@@ -55,7 +50,7 @@ async fn pipeline(seed: u64) {
         return;
     };
     let (queued, arrived) = rules(&sb);
-    let mut sink = sb.udp_sink(v4(PORT)).expect("bind the receiver");
+    let mut sink = udp_sink(&sb, v4(PORT));
     let mut queue = AsyncQueue::open(Config::new(QUEUE).netns_path(sb.netns_path()))
         .expect("open the async queue for the sandbox");
     // The sender also reads the receiver, so the receiver's socket buffer cannot overflow.
@@ -115,7 +110,7 @@ async fn packet_stream_judged_on_tasks() {
         return;
     };
     let (queued, arrived) = rules(&sb);
-    let mut sink = sb.udp_sink(v4(PORT)).expect("bind the receiver");
+    let mut sink = udp_sink(&sb, v4(PORT));
     let queue = AsyncQueue::open(Config::new(QUEUE).netns_path(sb.netns_path()))
         .expect("open the async queue for the sandbox");
     let mut stream = queue.into_stream();

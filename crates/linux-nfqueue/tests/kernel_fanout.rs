@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 use linux_nfqueue::testkit::{Chain, QueueRule, Sandbox};
 use linux_nfqueue::{Config, FanOut};
 use support::{
-    WAIT, collect_quiet, open_in, queue_row, send_udp_from, serve, udp_seq, v4, wait_for,
-    wait_until,
+    WAIT, assert_rule_packets, collect_quiet, open_in, queue_row, send_udp_from, serve, udp_seq,
+    udp_sink, v4, wait_for, wait_until,
 };
 
 const PORT: u16 = 9999;
@@ -31,7 +31,7 @@ fn fanout_over_a_balanced_rule_uses_both_queues_and_judges_each_packet_once() {
     let queued = sb
         .install(&QueueRule::balance(Chain::Output, 0, 1).udp().dport(PORT))
         .expect("install the --queue-balance 0:1 rule");
-    let mut sink = sb.udp_sink(v4(PORT)).expect("bind the receiver");
+    let mut sink = udp_sink(&sb, v4(PORT));
     let judged = Arc::new(Mutex::new(Vec::new()));
     let record = judged.clone();
     let fan = sb
@@ -92,7 +92,7 @@ fn fanout_over_a_balanced_rule_uses_both_queues_and_judges_each_packet_once() {
         "a flow was split over queues: {per_source:?}"
     );
     assert_eq!((got.distinct, got.duplicates), (N, 0), "{got:?}");
-    assert_eq!(queued.packets().unwrap(), N, "kernel: the balance rule");
+    assert_rule_packets(&queued, N, "kernel: the balance rule");
 }
 
 #[test]
@@ -103,7 +103,7 @@ fn fanout_kernel_counters_match_per_queue() {
     };
     sb.install(&QueueRule::balance(Chain::Output, 2, 3).udp().dport(PORT))
         .expect("install the --queue-balance 2:3 rule");
-    let mut sink = sb.udp_sink(v4(PORT)).expect("bind the receiver");
+    let mut sink = udp_sink(&sb, v4(PORT));
     let fan = sb
         .run(|| FanOut::start(Config::new(0), 2..=3, true, |p| p.accept().expect("accept")))
         .expect("start the fan-out over queues 2 and 3, pinned");

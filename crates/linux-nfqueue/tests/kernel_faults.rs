@@ -17,10 +17,12 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use linux_nfqueue::testkit::{Chain, CountRule, QueueRule, Sandbox};
+use linux_nfqueue::testkit::{Chain, QueueRule, Sandbox};
 use linux_nfqueue::{Config, ErrorKind, Queue, VerdictError};
 use socket2::{Domain, Protocol, SockRef, Socket, Type};
-use support::{WAIT, drain, open_in, queue_row, serve, v4, wait_until};
+use support::{
+    WAIT, count_udp_input, drain, open_in, queue_row, queue_udp, serve, udp_sink, v4, wait_until,
+};
 
 const PORT: u16 = 9999;
 const QUEUE: u16 = 11;
@@ -138,9 +140,7 @@ fn a_killed_owner_frees_its_queue_for_a_new_process_at_once() {
     let Some(sb) = Sandbox::new_or_skip() else {
         return;
     };
-    let queued = sb
-        .install(&QueueRule::new(Chain::Output, QUEUE).udp().dport(PORT))
-        .expect("install the queue rule");
+    let queued = queue_udp(&sb, QUEUE, PORT);
     sb.install(
         &QueueRule::new(Chain::Output, QUEUE)
             .udp()
@@ -148,10 +148,8 @@ fn a_killed_owner_frees_its_queue_for_a_new_process_at_once() {
             .bypass(),
     )
     .expect("install the bypass rule");
-    let arrived = sb
-        .install_count(&CountRule::new(Chain::Input).udp().dport(PORT))
-        .expect("install the counting rule");
-    let mut sink = sb.udp_sink(v4(PORT)).expect("bind the receiver");
+    let arrived = count_udp_input(&sb, PORT);
+    let mut sink = udp_sink(&sb, v4(PORT));
     let mut bypass_sink = sb.udp_sink(v4(BYPASS_PORT)).expect("bind the receiver");
 
     let victim = Helper::start(&sb, QUEUE, 0);
@@ -231,9 +229,8 @@ fn packets_flushed_while_unread_or_held_get_harmless_enoent() {
     let Some(sb) = Sandbox::new_or_skip() else {
         return;
     };
-    sb.install(&QueueRule::new(Chain::Output, QUEUE).udp().dport(PORT))
-        .expect("install the queue rule");
-    let mut sink = sb.udp_sink(v4(PORT)).expect("bind the receiver");
+    queue_udp(&sb, QUEUE, PORT);
+    let mut sink = udp_sink(&sb, v4(PORT));
     let reported = Arc::new(Mutex::new(Vec::<VerdictError>::new()));
     let hook = reported.clone();
     let mut queue = open_in(
@@ -426,9 +423,8 @@ fn datagrams_from_another_socket_are_ignored_and_counted() {
     let Some(sb) = Sandbox::new_or_skip() else {
         return;
     };
-    sb.install(&QueueRule::new(Chain::Output, QUEUE).udp().dport(PORT))
-        .expect("install the queue rule");
-    let mut sink = sb.udp_sink(v4(PORT)).expect("bind the receiver");
+    queue_udp(&sb, QUEUE, PORT);
+    let mut sink = udp_sink(&sb, v4(PORT));
     let mut queue = open_in(&sb, Config::new(QUEUE).nonblocking(true));
     // Our socket's own address: AF_NETLINK with our port id, the destination of the forgeries.
     let ours = SockRef::from(&queue)

@@ -8,11 +8,14 @@ mod support;
 
 use std::sync::{Arc, Mutex};
 
-use linux_nfqueue::testkit::{Chain, CountRule, QueueRule, Sandbox};
+use linux_nfqueue::testkit::Sandbox;
 use linux_nfqueue::{
     Config, ConfigFlags, CtUpdate, ErrorKind, Queue, Verdict, VerdictAttrs, VerdictError,
 };
-use support::{WAIT, drain, join, open_in, queue_row, serve_in_background, v4};
+use support::{
+    UdpPath, WAIT, assert_no_verdict_failures, assert_rule_packets, drain, join, open_in,
+    queue_row, queue_udp, serve_in_background, udp_path, udp_sink, v4,
+};
 
 const PORT: u16 = 9999;
 const QUEUE: u16 = 5;
@@ -31,10 +34,8 @@ fn uid_and_gid_of_a_local_sender() {
     let Some(sb) = Sandbox::new_or_skip() else {
         return;
     };
-    let queued = sb
-        .install(&QueueRule::new(Chain::Output, QUEUE).udp().dport(PORT))
-        .expect("install the queue rule");
-    let mut sink = sb.udp_sink(v4(PORT)).expect("bind the receiver");
+    let queued = queue_udp(&sb, QUEUE, PORT);
+    let mut sink = udp_sink(&sb, v4(PORT));
     let queue = open_in(&sb, Config::new(QUEUE).uid_gid(true));
     assert!(
         granted(&queue).contains(ConfigFlags::UID_GID),
@@ -79,9 +80,7 @@ fn without_the_flag_there_is_no_uid() {
     let Some(sb) = Sandbox::new_or_skip() else {
         return;
     };
-    let queued = sb
-        .install(&QueueRule::new(Chain::Output, QUEUE).udp().dport(PORT))
-        .expect("install the queue rule");
+    let queued = queue_udp(&sb, QUEUE, PORT);
     let queue = open_in(&sb, Config::new(QUEUE));
     assert_eq!(granted(&queue), ConfigFlags::empty());
     let server = serve_in_background(queue, 1, WAIT, |p| {
@@ -90,7 +89,7 @@ fn without_the_flag_there_is_no_uid() {
     });
     sb.send_udp(v4(PORT), 1, 16, WAIT).expect("send");
     assert_eq!(join(server).1, 1);
-    assert_eq!(queued.packets().unwrap(), 1, "kernel: the queue rule");
+    assert_rule_packets(&queued, 1, "kernel: the queue rule");
 }
 
 /// Whether the kernel grants the conntrack flag (it needs the ctnetlink glue,
@@ -113,10 +112,8 @@ fn conntrack_flag_degrades_cleanly() {
         return;
     };
     let glue = kernel_has_conntrack_glue(&sb);
-    let queued = sb
-        .install(&QueueRule::new(Chain::Output, QUEUE).udp().dport(PORT))
-        .expect("install the queue rule");
-    let mut sink = sb.udp_sink(v4(PORT)).expect("bind the receiver");
+    let queued = queue_udp(&sb, QUEUE, PORT);
+    let mut sink = udp_sink(&sb, v4(PORT));
     let queue = open_in(&sb, Config::new(QUEUE).conntrack(true).uid_gid(true));
     let flags = granted(&queue);
     assert_eq!(
@@ -140,7 +137,7 @@ fn conntrack_flag_degrades_cleanly() {
     assert_eq!(join(server).1, 3);
     support::wait_for(&mut sink, 3);
     assert_eq!(sink.report().distinct, 3);
-    assert_eq!(queued.packets().unwrap(), 3, "kernel: the queue rule");
+    assert_rule_packets(&queued, 3, "kernel: the queue rule");
 }
 
 #[test]
@@ -172,13 +169,11 @@ fn a_verdict_with_a_connmark_is_accepted() {
     let Some(sb) = Sandbox::new_or_skip() else {
         return;
     };
-    let queued = sb
-        .install(&QueueRule::new(Chain::Output, QUEUE).udp().dport(PORT))
-        .expect("install the queue rule");
-    let arrived = sb
-        .install_count(&CountRule::new(Chain::Input).udp().dport(PORT))
-        .expect("install the counting rule");
-    let mut sink = sb.udp_sink(v4(PORT)).expect("bind the receiver");
+    let UdpPath {
+        queued,
+        arrived,
+        mut sink,
+    } = udp_path(&sb, QUEUE, PORT);
     let reported = Arc::new(Mutex::new(Vec::<VerdictError>::new()));
     let hook = reported.clone();
     let queue = open_in(
@@ -202,18 +197,14 @@ fn a_verdict_with_a_connmark_is_accepted() {
 
     assert_eq!(sink.report().distinct, N, "{:?}", sink.report());
     let c = queue.counters();
-    assert_eq!(c.verdict_errors + c.packets_gone, 0, "{c:?}");
+    assert_no_verdict_failures(&c);
     assert!(
         reported.lock().unwrap().is_empty(),
         "{:?}",
         reported.lock().unwrap()
     );
-    assert_eq!(queued.packets().unwrap(), N, "kernel: the queue rule");
-    assert_eq!(
-        arrived.packets().unwrap(),
-        N,
-        "kernel: packets reaching INPUT"
-    );
+    assert_rule_packets(&queued, N, "kernel: the queue rule");
+    assert_rule_packets(&arrived, N, "kernel: packets reaching INPUT");
 }
 
 /// Packets of an iptables rule, found by its comment.
@@ -247,8 +238,7 @@ fn connmark_from_a_verdict_is_seen_by_a_connmark_rule() {
         );
         return;
     }
-    sb.install(&QueueRule::new(Chain::Output, QUEUE).udp().dport(PORT))
-        .expect("install the queue rule");
+    queue_udp(&sb, QUEUE, PORT);
     sb.iptables(&[
         "-A",
         "INPUT",
@@ -266,7 +256,7 @@ fn connmark_from_a_verdict_is_seen_by_a_connmark_rule() {
         "connmarked",
     ])
     .expect("install the connmark counting rule");
-    let mut sink = sb.udp_sink(v4(PORT)).expect("bind the receiver");
+    let mut sink = udp_sink(&sb, v4(PORT));
     let queue = open_in(&sb, Config::new(QUEUE).conntrack(true));
     assert!(granted(&queue).contains(ConfigFlags::CONNTRACK));
 

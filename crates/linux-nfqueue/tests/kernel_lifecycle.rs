@@ -11,9 +11,12 @@ use std::os::fd::AsRawFd;
 use std::process::Stdio;
 use std::sync::mpsc;
 
-use linux_nfqueue::testkit::{Chain, QueueRule, Sandbox};
+use linux_nfqueue::testkit::Sandbox;
 use linux_nfqueue::{Config, ErrorKind, Queue};
-use support::{WAIT, join, open_in, queue_row, serve, serve_in_background, v4};
+use support::{
+    WAIT, assert_rule_packets, join, open_in, queue_row, queue_udp, serve, serve_in_background,
+    udp_sink, v4,
+};
 
 const PORT: u16 = 9999;
 const QUEUE: u16 = 5;
@@ -33,9 +36,8 @@ fn a_second_socket_gets_queue_busy_naming_the_owner() {
     let Some(sb) = Sandbox::new_or_skip() else {
         return;
     };
-    sb.install(&QueueRule::new(Chain::Output, QUEUE).udp().dport(PORT))
-        .expect("install the queue rule");
-    let mut sink = sb.udp_sink(v4(PORT)).expect("bind the receiver");
+    queue_udp(&sb, QUEUE, PORT);
+    let mut sink = udp_sink(&sb, v4(PORT));
     let first = open_in(&sb, Config::new(QUEUE));
 
     let err = sb
@@ -146,9 +148,8 @@ fn ending_unbinds(end: impl FnOnce(Queue)) {
     let Some(sb) = Sandbox::new_or_skip() else {
         return;
     };
-    sb.install(&QueueRule::new(Chain::Output, QUEUE).udp().dport(PORT))
-        .expect("install the queue rule");
-    let mut sink = sb.udp_sink(v4(PORT)).expect("bind the receiver");
+    queue_udp(&sb, QUEUE, PORT);
+    let mut sink = udp_sink(&sb, v4(PORT));
     let mut queue = open_in(&sb, Config::new(QUEUE));
     let row = queue_row(&sb, QUEUE).expect("queue listed after open");
     assert_eq!(row.portid, queue.portid());
@@ -198,10 +199,8 @@ fn rebinding_in_the_same_process_works_ten_times() {
     let Some(sb) = Sandbox::new_or_skip() else {
         return;
     };
-    let queued = sb
-        .install(&QueueRule::new(Chain::Output, QUEUE).udp().dport(PORT))
-        .expect("install the queue rule");
-    let mut sink = sb.udp_sink(v4(PORT)).expect("bind the receiver");
+    let queued = queue_udp(&sb, QUEUE, PORT);
+    let mut sink = udp_sink(&sb, v4(PORT));
     for round in 1..=ROUNDS {
         let mut queue = open_in(&sb, Config::new(QUEUE));
         let row = queue_row(&sb, QUEUE).unwrap_or_else(|| panic!("round {round}: not bound"));
@@ -224,7 +223,7 @@ fn rebinding_in_the_same_process_works_ten_times() {
     support::collect_quiet(&mut sink);
     // Every round's sender starts its sequence numbers at 0, so count datagrams.
     assert_eq!(sink.report().datagrams, ROUNDS);
-    assert_eq!(queued.packets().unwrap(), ROUNDS, "kernel: the queue rule");
+    assert_rule_packets(&queued, ROUNDS, "kernel: the queue rule");
 }
 
 /// The queue's socket is opened close-on-exec: a child process started while the queue is
@@ -263,9 +262,8 @@ fn a_killed_owner_frees_its_queue_at_once() {
     let Some(sb) = Sandbox::new_or_skip() else {
         return;
     };
-    sb.install(&QueueRule::new(Chain::Output, QUEUE).udp().dport(PORT))
-        .expect("install the queue rule");
-    let mut sink = sb.udp_sink(v4(PORT)).expect("bind the receiver");
+    queue_udp(&sb, QUEUE, PORT);
+    let mut sink = udp_sink(&sb, v4(PORT));
     let me = std::env::current_exe().expect("the test binary's path");
     let mut child = sb
         .command(&me)

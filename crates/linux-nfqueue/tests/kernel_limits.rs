@@ -9,7 +9,10 @@ use std::sync::{Arc, Mutex};
 
 use linux_nfqueue::testkit::{Chain, QueueRule, Sandbox};
 use linux_nfqueue::{Config, VerdictError};
-use support::{WAIT, drain, join, open_in, queue_row, serve, serve_in_background, v4, wait_until};
+use support::{
+    WAIT, drain, join, open_in, queue_row, queue_udp, serve, serve_in_background, udp_sink, v4,
+    wait_until,
+};
 
 const PORT: u16 = 9999;
 const QUEUE: u16 = 5;
@@ -19,8 +22,7 @@ fn copy_mode_and_range_reach_the_kernel() {
     let Some(sb) = Sandbox::new_or_skip() else {
         return;
     };
-    sb.install(&QueueRule::new(Chain::Output, QUEUE).udp().dport(PORT))
-        .expect("install the rule for queue 5");
+    queue_udp(&sb, QUEUE, PORT);
     sb.install(
         &QueueRule::new(Chain::Output, QUEUE + 1)
             .udp()
@@ -62,9 +64,8 @@ fn copy_mode_and_range_reach_the_kernel() {
 /// and what was delivered before and after the two queued packets were accepted.
 fn overflow(config: Config) -> Option<(linux_nfqueue::QueueStats, u64, u64)> {
     let sb = Sandbox::new_or_skip()?;
-    sb.install(&QueueRule::new(Chain::Output, QUEUE).udp().dport(PORT))
-        .expect("install the queue rule");
-    let mut sink = sb.udp_sink(v4(PORT)).expect("bind the receiver");
+    queue_udp(&sb, QUEUE, PORT);
+    let mut sink = udp_sink(&sb, v4(PORT));
     let mut queue = open_in(&sb, config);
     sb.send_udp(v4(PORT), 4, 16, WAIT).expect("send");
     let row = queue_row(&sb, QUEUE).expect("queue listed");
@@ -121,8 +122,7 @@ fn the_queue_length_can_change_at_run_time() {
     let Some(sb) = Sandbox::new_or_skip() else {
         return;
     };
-    sb.install(&QueueRule::new(Chain::Output, QUEUE).udp().dport(PORT))
-        .expect("install the queue rule");
+    queue_udp(&sb, QUEUE, PORT);
     let mut queue = open_in(&sb, Config::new(QUEUE));
     queue
         .set_max_queue_len(QUEUE, 1)
@@ -144,9 +144,8 @@ fn a_rule_change_flushes_waiting_packets_and_late_verdicts_are_harmless() {
     let Some(sb) = Sandbox::new_or_skip() else {
         return;
     };
-    sb.install(&QueueRule::new(Chain::Output, QUEUE).udp().dport(PORT))
-        .expect("install the queue rule");
-    let mut sink = sb.udp_sink(v4(PORT)).expect("bind the receiver");
+    queue_udp(&sb, QUEUE, PORT);
+    let mut sink = udp_sink(&sb, v4(PORT));
     let reported = Arc::new(Mutex::new(Vec::<VerdictError>::new()));
     let hook = reported.clone();
     let mut queue = open_in(

@@ -7,9 +7,11 @@ mod support;
 use std::fs::File;
 use std::os::unix::fs::MetadataExt;
 
-use linux_nfqueue::testkit::{Chain, CountRule, QueueRule, Sandbox};
+use linux_nfqueue::testkit::Sandbox;
 use linux_nfqueue::{Config, ErrorKind, Queue};
-use support::{WAIT, join, queue_row, serve_in_background, v4};
+use support::{
+    UdpPath, WAIT, assert_rule_packets, join, queue_row, serve_in_background, udp_path, v4,
+};
 
 const PORT: u16 = 9999;
 const QUEUE: u16 = 5;
@@ -25,13 +27,11 @@ fn my_netns() -> u64 {
 /// Opens a queue for the sandbox with `config` from this thread, which must stay in its own
 /// namespace, and checks that the queue serves the sandbox's traffic.
 fn serves_from_outside(sb: &Sandbox, config: Config) {
-    let queued = sb
-        .install(&QueueRule::new(Chain::Output, QUEUE).udp().dport(PORT))
-        .expect("install the queue rule");
-    let arrived = sb
-        .install_count(&CountRule::new(Chain::Input).udp().dport(PORT))
-        .expect("install the counting rule");
-    let mut sink = sb.udp_sink(v4(PORT)).expect("bind the receiver");
+    let UdpPath {
+        queued,
+        arrived,
+        mut sink,
+    } = udp_path(sb, QUEUE, PORT);
 
     let before = my_netns();
     let queue = Queue::open(config).expect("open the queue for the sandbox");
@@ -51,12 +51,8 @@ fn serves_from_outside(sb: &Sandbox, config: Config) {
 
     assert_eq!(served, N);
     assert_eq!(sink.report().distinct, N, "{:?}", sink.report());
-    assert_eq!(queued.packets().unwrap(), N, "kernel: the queue rule");
-    assert_eq!(
-        arrived.packets().unwrap(),
-        N,
-        "kernel: packets reaching INPUT"
-    );
+    assert_rule_packets(&queued, N, "kernel: the queue rule");
+    assert_rule_packets(&arrived, N, "kernel: packets reaching INPUT");
     assert_eq!(queue.counters().verdicts, N);
     assert_eq!(queue_row(sb, QUEUE).unwrap().id_sequence, N as u32);
     queue.close().expect("close");

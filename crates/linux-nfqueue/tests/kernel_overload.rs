@@ -12,9 +12,11 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use linux_nfqueue::testkit::{Chain, CountRule, QueueRule, Sandbox};
+use linux_nfqueue::testkit::Sandbox;
 use linux_nfqueue::{Config, Counters, ErrorKind, OverrunPolicy, Queue, QueueStats};
-use support::{WAIT, join, open_in, queue_row, v4, wait_until};
+use support::{
+    WAIT, count_udp_input, join, open_in, queue_row, queue_udp, udp_sink, v4, wait_until,
+};
 
 const PORT: u16 = 9999;
 const QUEUE: u16 = 7;
@@ -61,14 +63,10 @@ struct Outcome {
 /// each of which must be judged within [`WAIT`].
 fn storm(config: Config, how: Loop) -> Option<Outcome> {
     let sb = Sandbox::new_or_skip()?;
-    let queued = sb
-        .install(&QueueRule::new(Chain::Output, QUEUE).udp().dport(PORT))
-        .expect("install the queue rule");
-    let arrived = sb
-        .install_count(&CountRule::new(Chain::Input).udp().dport(PORT))
-        .expect("install the counting rule");
+    let queued = queue_udp(&sb, QUEUE, PORT);
+    let arrived = count_udp_input(&sb, PORT);
     // Something listens on the port (so no ICMP errors), but never reads.
-    let _sink = sb.udp_sink(v4(PORT)).expect("bind the receiver");
+    let _sink = udp_sink(&sb, v4(PORT));
     let queue = open_in(&sb, config);
     let stop = queue.stop_handle();
     let judged = Arc::new(AtomicU64::new(0));

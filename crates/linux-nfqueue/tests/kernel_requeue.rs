@@ -10,7 +10,10 @@ use std::sync::{Arc, Mutex};
 
 use linux_nfqueue::testkit::{Chain, CountRule, QueueRule, Sandbox};
 use linux_nfqueue::{Config, Verdict, VerdictAttrs};
-use support::{QUIET, WAIT, join, open_in, queue_row, serve, serve_in_background, udp_seq, v4};
+use support::{
+    QUIET, WAIT, assert_delivered_once, assert_no_verdict_failures, assert_rule_packets,
+    count_udp_input, join, open_in, queue_row, serve, serve_in_background, udp_seq, udp_sink, v4,
+};
 
 const PORT: u16 = 9999;
 const N: u64 = 50;
@@ -32,7 +35,7 @@ fn repeat_with_a_mark_passes_the_queue_once() {
     let marked = sb
         .install_count(&CountRule::new(Chain::Input).udp().dport(PORT).mark(1))
         .expect("install the counting rule");
-    let mut sink = sb.udp_sink(v4(PORT)).expect("bind the receiver");
+    let mut sink = udp_sink(&sb, v4(PORT));
     let mut queue = open_in(&sb, Config::new(5));
     let seqs = Arc::new(Mutex::new(Vec::new()));
     let seen = seqs.clone();
@@ -53,18 +56,9 @@ fn repeat_with_a_mark_passes_the_queue_once() {
     assert_eq!(again, 0, "a repeated packet was queued again");
     let distinct: HashSet<u64> = seqs.lock().unwrap().iter().copied().collect();
     assert_eq!(distinct.len() as u64, N, "the handler saw each packet once");
-    let got = sink.report();
-    assert_eq!((got.distinct, got.duplicates), (N, 0), "{got:?}");
-    assert_eq!(
-        queued.packets().unwrap(),
-        N,
-        "kernel: the queue rule matched once each"
-    );
-    assert_eq!(
-        marked.packets().unwrap(),
-        N,
-        "kernel: marked packets on INPUT"
-    );
+    assert_delivered_once(&sink, N);
+    assert_rule_packets(&queued, N, "kernel: the queue rule matched once each");
+    assert_rule_packets(&marked, N, "kernel: marked packets on INPUT");
     let row = queue_row(&sb, 5).expect("queue 5 listed");
     assert_eq!(
         row.id_sequence, N as u32,
@@ -84,7 +78,7 @@ fn requeue_moves_packets_to_another_queue_with_their_mark() {
     let arrived = sb
         .install_count(&CountRule::new(Chain::Input).udp().dport(PORT).mark(0x77))
         .expect("install the counting rule");
-    let mut sink = sb.udp_sink(v4(PORT)).expect("bind the receiver");
+    let mut sink = udp_sink(&sb, v4(PORT));
     let first = open_in(&sb, Config::new(5));
     let second = open_in(&sb, Config::new(6));
 
@@ -120,14 +114,9 @@ fn requeue_moves_packets_to_another_queue_with_their_mark() {
         "queue 6 saw the mark set by queue 5's verdict: {:?}",
         marks.lock().unwrap()
     );
-    let got = sink.report();
-    assert_eq!((got.distinct, got.duplicates), (N, 0), "{got:?}");
-    assert_eq!(queued.packets().unwrap(), N, "kernel: the queue rule");
-    assert_eq!(
-        arrived.packets().unwrap(),
-        N,
-        "kernel: marked packets on INPUT"
-    );
+    assert_delivered_once(&sink, N);
+    assert_rule_packets(&queued, N, "kernel: the queue rule");
+    assert_rule_packets(&arrived, N, "kernel: marked packets on INPUT");
     let (r5, r6) = (queue_row(&sb, 5).unwrap(), queue_row(&sb, 6).unwrap());
     assert_eq!(r5.id_sequence, N as u32, "kernel: queue 5 ids ({r5:?})");
     assert_eq!(r6.id_sequence, N as u32, "kernel: queue 6 ids ({r6:?})");
@@ -142,10 +131,8 @@ fn requeue_to_unbound(bypass: bool) -> Option<(u64, u64)> {
     let queued = sb
         .install(&QueueRule::new(Chain::Output, 5).udp().dport(PORT))
         .expect("install the queue rule");
-    let arrived = sb
-        .install_count(&CountRule::new(Chain::Input).udp().dport(PORT))
-        .expect("install the counting rule");
-    let mut sink = sb.udp_sink(v4(PORT)).expect("bind the receiver");
+    let arrived = count_udp_input(&sb, PORT);
+    let mut sink = udp_sink(&sb, v4(PORT));
     let queue = open_in(&sb, Config::new(5));
 
     let server = serve_in_background(queue, N, WAIT, move |p| {
@@ -160,11 +147,11 @@ fn requeue_to_unbound(bypass: bool) -> Option<(u64, u64)> {
     }
     support::collect_quiet(&mut sink);
 
-    assert_eq!(queued.packets().unwrap(), N, "kernel: the queue rule");
+    assert_rule_packets(&queued, N, "kernel: the queue rule");
     assert_eq!(queue_row(&sb, 77), None, "kernel: queue 77 is not bound");
     let c = queue.counters();
     assert_eq!(c.verdicts, N, "{c:?}");
-    assert_eq!(c.verdict_errors + c.packets_gone, 0, "{c:?}");
+    assert_no_verdict_failures(&c);
     let got = sink.report();
     assert_eq!(got.duplicates, 0, "{got:?}");
     Some((got.distinct, arrived.packets().unwrap()))

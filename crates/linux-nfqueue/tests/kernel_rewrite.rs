@@ -10,7 +10,10 @@ use std::sync::{Arc, Mutex};
 use linux_nfqueue::checksum;
 use linux_nfqueue::testkit::{Chain, CountRule, QueueRule, Sandbox};
 use linux_nfqueue::{Config, ErrorKind, Verdict, VerdictAttrs};
-use support::{WAIT, join, open_in, serve_in_background, v4, v6};
+use support::{
+    UdpPath, WAIT, assert_rule_packets, count_udp_input, join, open_in, queue_udp,
+    serve_in_background, udp_path, udp_sink, v4, v6,
+};
 
 const PORT: u16 = 9999;
 const QUEUE: u16 = 5;
@@ -170,12 +173,9 @@ fn rewriting_a_truncated_packet_is_refused_and_the_packet_still_gets_a_verdict()
     let Some(sb) = Sandbox::new_or_skip() else {
         return;
     };
-    let arrived = sb
-        .install_count(&CountRule::new(Chain::Input).udp().dport(PORT))
-        .expect("install the counting rule");
-    sb.install(&QueueRule::new(Chain::Output, QUEUE).udp().dport(PORT))
-        .expect("install the queue rule");
-    let mut sink = sb.udp_sink(v4(PORT)).expect("bind the receiver");
+    let arrived = count_udp_input(&sb, PORT);
+    queue_udp(&sb, QUEUE, PORT);
+    let mut sink = udp_sink(&sb, v4(PORT));
     let queue = open_in(&sb, Config::new(QUEUE).copy_range(40));
     let errors = Arc::new(Mutex::new(Vec::new()));
     let seen = errors.clone();
@@ -225,11 +225,7 @@ fn rewriting_a_truncated_packet_is_refused_and_the_packet_still_gets_a_verdict()
         N * BIG as u64,
         "delivered whole, not trimmed: {got:?}"
     );
-    assert_eq!(
-        arrived.packets().unwrap(),
-        N,
-        "kernel: packets reaching INPUT"
-    );
+    assert_rule_packets(&arrived, N, "kernel: packets reaching INPUT");
     let c = queue.counters();
     assert_eq!(c.verdicts, N, "{c:?}");
     assert_eq!(
@@ -239,6 +235,52 @@ fn rewriting_a_truncated_packet_is_refused_and_the_packet_still_gets_a_verdict()
     );
 }
 
+/// Sends 4 datagrams whose handler answers each with a 10-byte replacement, given by the
+/// packet itself or (`via_token`) by a token on another thread. Hands how each `verdict_with`
+/// call ended to `check_refused` (which asserts, with its own message, that every one was
+/// refused), then asserts that all 4 were delivered by the default verdict (Accept) and
+/// counted on INPUT.
+fn short_replacements_are_refused(
+    via_token: bool,
+    check_refused: impl FnOnce(&[Result<(), ErrorKind>]),
+) {
+    let Some(sb) = Sandbox::new_or_skip() else {
+        return;
+    };
+    let UdpPath {
+        arrived, mut sink, ..
+    } = udp_path(&sb, QUEUE, PORT);
+    let queue = open_in(&sb, Config::new(QUEUE));
+    let outcome = Arc::new(Mutex::new(Vec::new()));
+    let seen = outcome.clone();
+
+    let server = serve_in_background(queue, 4, WAIT, move |p| {
+        let short = p.payload().unwrap()[..10].to_vec();
+        let r = if via_token {
+            let token = p.into_token();
+            std::thread::spawn(move || {
+                token.verdict_with(Verdict::Accept, &VerdictAttrs::new().with_payload(&short))
+            })
+            .join()
+            .expect("the answering thread")
+        } else {
+            p.verdict_with(Verdict::Accept, &VerdictAttrs::new().with_payload(&short))
+        };
+        seen.lock().unwrap().push(r.map_err(|e| e.kind()));
+    });
+    sb.send_udp(v4(PORT), 4, LEN, WAIT).expect("send");
+    join(server);
+    support::collect_quiet(&mut sink);
+
+    check_refused(&outcome.lock().unwrap());
+    assert_eq!(
+        sink.report().distinct,
+        4,
+        "the packets got the default verdict, Accept"
+    );
+    assert_rule_packets(&arrived, 4, "kernel: packets reaching INPUT");
+}
+
 /// The kernel silently drops a packet whose replacement is shorter than its transport header
 /// offset, and still acknowledges the verdict with success (the CVE-2022-36946 fix,
 /// `protocol.md` §7). `Packet::verdict_with` documents that it refuses payloads the kernel
@@ -246,91 +288,24 @@ fn rewriting_a_truncated_packet_is_refused_and_the_packet_still_gets_a_verdict()
 /// get the default verdict (Accept) instead of vanishing.
 #[test]
 fn replacement_shorter_than_the_ip_header_is_refused() {
-    let Some(sb) = Sandbox::new_or_skip() else {
-        return;
-    };
-    sb.install(&QueueRule::new(Chain::Output, QUEUE).udp().dport(PORT))
-        .expect("install the queue rule");
-    let arrived = sb
-        .install_count(&CountRule::new(Chain::Input).udp().dport(PORT))
-        .expect("install the counting rule");
-    let mut sink = sb.udp_sink(v4(PORT)).expect("bind the receiver");
-    let queue = open_in(&sb, Config::new(QUEUE));
-    let outcome = Arc::new(Mutex::new(Vec::new()));
-    let seen = outcome.clone();
-
-    let server = serve_in_background(queue, 4, WAIT, move |p| {
-        let short = p.payload().unwrap()[..10].to_vec();
-        let r = p.verdict_with(Verdict::Accept, &VerdictAttrs::new().with_payload(&short));
-        seen.lock().unwrap().push(r.map_err(|e| e.kind()));
+    short_replacements_are_refused(false, |outcome| {
+        assert!(
+            outcome.iter().all(|r| *r == Err(ErrorKind::InvalidInput)),
+            "a 10-byte replacement for a UDP packet was sent to the kernel ({outcome:?}); the \
+             kernel drops such a packet silently while acknowledging success, so verdict_with must \
+             refuse it (checksum::check_rewrite_len knows how)"
+        );
     });
-    sb.send_udp(v4(PORT), 4, LEN, WAIT).expect("send");
-    join(server);
-    support::collect_quiet(&mut sink);
-
-    let outcome = outcome.lock().unwrap().clone();
-    assert!(
-        outcome.iter().all(|r| *r == Err(ErrorKind::InvalidInput)),
-        "a 10-byte replacement for a UDP packet was sent to the kernel ({outcome:?}); the \
-         kernel drops such a packet silently while acknowledging success, so verdict_with must \
-         refuse it (checksum::check_rewrite_len knows how)"
-    );
-    assert_eq!(
-        sink.report().distinct,
-        4,
-        "the packets got the default verdict, Accept"
-    );
-    assert_eq!(
-        arrived.packets().unwrap(),
-        4,
-        "kernel: packets reaching INPUT"
-    );
 }
 
 /// The same refusal through a verdict token, the path for verdicts decided on other threads.
 #[test]
 fn a_token_refuses_a_replacement_shorter_than_the_ip_header() {
-    let Some(sb) = Sandbox::new_or_skip() else {
-        return;
-    };
-    sb.install(&QueueRule::new(Chain::Output, QUEUE).udp().dport(PORT))
-        .expect("install the queue rule");
-    let arrived = sb
-        .install_count(&CountRule::new(Chain::Input).udp().dport(PORT))
-        .expect("install the counting rule");
-    let mut sink = sb.udp_sink(v4(PORT)).expect("bind the receiver");
-    let queue = open_in(&sb, Config::new(QUEUE));
-    let outcome = Arc::new(Mutex::new(Vec::new()));
-    let seen = outcome.clone();
-
-    let server = serve_in_background(queue, 4, WAIT, move |p| {
-        let short = p.payload().unwrap()[..10].to_vec();
-        let token = p.into_token();
-        let r = std::thread::spawn(move || {
-            token.verdict_with(Verdict::Accept, &VerdictAttrs::new().with_payload(&short))
-        })
-        .join()
-        .expect("the answering thread");
-        seen.lock().unwrap().push(r.map_err(|e| e.kind()));
+    short_replacements_are_refused(true, |outcome| {
+        assert!(
+            outcome.iter().all(|r| *r == Err(ErrorKind::InvalidInput)),
+            "VerdictToken::verdict_with sent a 10-byte replacement for a UDP packet ({outcome:?}); \
+             the kernel drops such a packet silently while acknowledging success"
+        );
     });
-    sb.send_udp(v4(PORT), 4, LEN, WAIT).expect("send");
-    join(server);
-    support::collect_quiet(&mut sink);
-
-    let outcome = outcome.lock().unwrap().clone();
-    assert!(
-        outcome.iter().all(|r| *r == Err(ErrorKind::InvalidInput)),
-        "VerdictToken::verdict_with sent a 10-byte replacement for a UDP packet ({outcome:?}); \
-         the kernel drops such a packet silently while acknowledging success"
-    );
-    assert_eq!(
-        sink.report().distinct,
-        4,
-        "the packets got the default verdict, Accept"
-    );
-    assert_eq!(
-        arrived.packets().unwrap(),
-        4,
-        "kernel: packets reaching INPUT"
-    );
 }

@@ -21,9 +21,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use linux_nfqueue::testkit::{Chain, CountRule, QueueRule, Sandbox};
+use linux_nfqueue::testkit::Sandbox;
 use linux_nfqueue::{Config, Counters};
-use support::{join, open_in, queue_row, udp_seq, v4, wait_until};
+use support::{
+    assert_rule_packets, count_udp_input, join, open_in, queue_row, queue_udp, udp_seq, udp_sink,
+    v4, wait_until,
+};
 
 const PORT: u16 = 9999;
 const QUEUE: u16 = 3;
@@ -72,14 +75,10 @@ struct Report {
 
 fn soak(packets: u64, send_for: Duration) -> Option<Report> {
     let sb = Sandbox::new_or_skip()?;
-    let queued = sb
-        .install(&QueueRule::new(Chain::Output, QUEUE).udp().dport(PORT))
-        .expect("install the queue rule");
-    let arrived = sb
-        .install_count(&CountRule::new(Chain::Input).udp().dport(PORT))
-        .expect("install the counting rule");
+    let queued = queue_udp(&sb, QUEUE, PORT);
+    let arrived = count_udp_input(&sb, PORT);
     // A listener that never reads: accepted datagrams end in its full buffer, cheaply.
-    let _sink = sb.udp_sink(v4(PORT)).expect("bind the receiver");
+    let _sink = udp_sink(&sb, v4(PORT));
     let mut queue = open_in(&sb, Config::new(QUEUE));
     let stop = queue.stop_handle();
     let judged = Arc::new(AtomicU64::new(0));
@@ -195,8 +194,8 @@ fn soak(packets: u64, send_for: Duration) -> Option<Report> {
         "kernel: {row:?}"
     );
     assert_eq!(u64::from(row.id_sequence), sent, "kernel: ids given");
-    assert_eq!(queued.packets().unwrap(), sent, "kernel: the queue rule");
-    assert_eq!(arrived.packets().unwrap(), sent, "kernel: reached INPUT");
+    assert_rule_packets(&queued, sent, "kernel: the queue rule");
+    assert_rule_packets(&arrived, sent, "kernel: reached INPUT");
 
     let report = Report {
         sent,

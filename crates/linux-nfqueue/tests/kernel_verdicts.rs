@@ -112,7 +112,7 @@ fn accept_delivers_ipv6_udp() {
     let arrived = sb
         .install_count(&CountRule::new(Chain::Input).ipv6().udp().dport(PORT))
         .expect("install the IPv6 INPUT counting rule");
-    let mut sink = sb.udp_sink(v6(PORT)).expect("bind the receiver");
+    let mut sink = udp_sink(&sb, v6(PORT));
     let queue = open_in(&sb, Config::new(QUEUE));
 
     let server = serve_in_background(queue, N, WAIT, |p| {
@@ -226,10 +226,10 @@ fn accept_skips_the_rest_of_the_queueing_chain() {
     support::wait_for(&mut sink, N);
 
     assert_eq!(sink.report().distinct, N);
-    assert_eq!(
-        after.packets().unwrap(),
+    assert_rule_packets(
+        &after,
         0,
-        "kernel: a rule after the NFQUEUE rule in the same chain saw accepted packets"
+        "kernel: a rule after the NFQUEUE rule in the same chain saw accepted packets",
     );
 }
 
