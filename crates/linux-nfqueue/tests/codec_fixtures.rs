@@ -88,6 +88,32 @@ fn check_attrs(p: &PacketView<'_>, kinds: &[u16]) {
     }
 }
 
+/// The attributes of a packet queued on OUTPUT with its payload copied.
+const OUTPUT_ATTRS: &[u16] = &[NFQA_PACKET_HDR, NFQA_IFINDEX_OUTDEV, NFQA_PAYLOAD];
+
+/// The attributes of a packet queued on arrival, with its payload copied.
+const ARRIVAL_ATTRS: &[u16] = &[
+    NFQA_PACKET_HDR,
+    NFQA_IFINDEX_INDEV,
+    NFQA_HWADDR,
+    NFQA_PAYLOAD,
+];
+
+/// [`packet`], then [`check_attrs`] with `kinds`, then the packet header: queue, packet id and
+/// hook, and the hardware protocol.
+fn queued<'a>(
+    bytes: &'a [u8],
+    kinds: &[u16],
+    (queue, id, hook): (u16, u32, Hook),
+    hw_protocol: u16,
+) -> PacketView<'a> {
+    let p = packet(bytes);
+    check_attrs(&p, kinds);
+    assert_eq!((p.queue(), p.id(), p.hook()), (queue, id, hook));
+    assert_eq!(p.hw_protocol(), hw_protocol);
+    p
+}
+
 /// Checks an IPv4 header inside a payload and returns the L4 bytes.
 fn ipv4(payload: &[u8], proto: u8, src: [u8; 4], dst: [u8; 4]) -> &[u8] {
     assert_eq!(payload[0], 0x45, "IPv4, 20-byte header");
@@ -118,13 +144,8 @@ const LO: [u8; 4] = [127, 0, 0, 1];
 fn pkt_udp4_output_hello() {
     let b = fixtures::get("pkt_udp4_output_hello");
     assert_eq!(b.len(), 77, "unaligned final message");
-    let p = packet(&b);
-    check_attrs(&p, &[NFQA_PACKET_HDR, NFQA_IFINDEX_OUTDEV, NFQA_PAYLOAD]);
-    assert_eq!(p.queue(), 5);
+    let p = queued(&b, OUTPUT_ATTRS, (5, 1, Hook::LocalOut), 0x0800);
     assert_eq!(p.family(), Family::Ipv4);
-    assert_eq!(p.id(), 1);
-    assert_eq!(p.hw_protocol(), 0x0800);
-    assert_eq!(p.hook(), Hook::LocalOut);
     assert_eq!(p.hook_raw(), 3);
     assert_eq!(p.outdev(), Some(1));
     let payload = p.payload().unwrap();
@@ -135,10 +156,7 @@ fn pkt_udp4_output_hello() {
 #[test]
 fn pkt_udp4_output_id2() {
     let b = fixtures::get("pkt_udp4_output_id2");
-    let p = packet(&b);
-    check_attrs(&p, &[NFQA_PACKET_HDR, NFQA_IFINDEX_OUTDEV, NFQA_PAYLOAD]);
-    assert_eq!((p.queue(), p.id(), p.hook()), (5, 2, Hook::LocalOut));
-    assert_eq!(p.hw_protocol(), 0x0800);
+    let p = queued(&b, OUTPUT_ATTRS, (5, 2, Hook::LocalOut), 0x0800);
     assert_eq!(p.outdev(), Some(1));
     udp(ipv4(p.payload().unwrap(), 17, LO, LO), 9999, b"world!!");
 }
@@ -146,9 +164,8 @@ fn pkt_udp4_output_id2() {
 #[test]
 fn pkt_udp4_mark_prio_uid() {
     let b = fixtures::get("pkt_udp4_mark_prio_uid");
-    let p = packet(&b);
-    check_attrs(
-        &p,
+    let p = queued(
+        &b,
         &[
             NFQA_PACKET_HDR,
             NFQA_IFINDEX_OUTDEV,
@@ -158,10 +175,10 @@ fn pkt_udp4_mark_prio_uid() {
             NFQA_GID,
             NFQA_PAYLOAD,
         ],
+        (5, 1, Hook::LocalOut),
+        0x0800,
     );
-    assert_eq!((p.queue(), p.id(), p.hook()), (5, 1, Hook::LocalOut));
     assert_eq!(p.family(), Family::Ipv4);
-    assert_eq!(p.hw_protocol(), 0x0800);
     assert_eq!(p.outdev(), Some(1));
     assert_eq!(p.mark(), Some(0x2a));
     assert_eq!(p.priority(), Some(3));
@@ -173,18 +190,17 @@ fn pkt_udp4_mark_prio_uid() {
 #[test]
 fn pkt_udp4_caplen64() {
     let b = fixtures::get("pkt_udp4_caplen64");
-    let p = packet(&b);
-    check_attrs(
-        &p,
+    let p = queued(
+        &b,
         &[
             NFQA_PACKET_HDR,
             NFQA_IFINDEX_OUTDEV,
             NFQA_CAP_LEN,
             NFQA_PAYLOAD,
         ],
+        (5, 1, Hook::LocalOut),
+        0x0800,
     );
-    assert_eq!((p.queue(), p.id(), p.hook()), (5, 1, Hook::LocalOut));
-    assert_eq!(p.hw_protocol(), 0x0800);
     assert_eq!(p.outdev(), Some(1));
     assert_eq!(p.cap_len(), Some(228), "20 IP + 8 UDP + 200 data");
     assert!(p.is_truncated());
@@ -198,10 +214,12 @@ fn pkt_udp4_caplen64() {
 #[test]
 fn pkt_udp4_meta() {
     let b = fixtures::get("pkt_udp4_meta");
-    let p = packet(&b);
-    check_attrs(&p, &[NFQA_PACKET_HDR, NFQA_IFINDEX_OUTDEV, NFQA_SKB_INFO]);
-    assert_eq!((p.queue(), p.id(), p.hook()), (5, 2, Hook::LocalOut));
-    assert_eq!(p.hw_protocol(), 0x0800);
+    let p = queued(
+        &b,
+        &[NFQA_PACKET_HDR, NFQA_IFINDEX_OUTDEV, NFQA_SKB_INFO],
+        (5, 2, Hook::LocalOut),
+        0x0800,
+    );
     assert_eq!(p.outdev(), Some(1));
     assert!(!p.is_truncated());
     // COPY_META skips the checksum completion, so the partial UDP checksum is reported.
@@ -213,19 +231,8 @@ fn pkt_udp4_meta() {
 #[test]
 fn pkt_udp4_input_lo() {
     let b = fixtures::get("pkt_udp4_input_lo");
-    let p = packet(&b);
-    check_attrs(
-        &p,
-        &[
-            NFQA_PACKET_HDR,
-            NFQA_IFINDEX_INDEV,
-            NFQA_HWADDR,
-            NFQA_PAYLOAD,
-        ],
-    );
-    assert_eq!((p.queue(), p.id(), p.hook()), (5, 1, Hook::LocalIn));
+    let p = queued(&b, ARRIVAL_ATTRS, (5, 1, Hook::LocalIn), 0x0800);
     assert_eq!(p.hook().name(), "input");
-    assert_eq!(p.hw_protocol(), 0x0800);
     assert_eq!(p.indev(), Some(1));
     assert_eq!(p.hw_addr(), Some(&[0u8; 6][..]), "lo has an all-zero MAC");
     udp(ipv4(p.payload().unwrap(), 17, LO, LO), 9999, b"in");
@@ -234,9 +241,8 @@ fn pkt_udp4_input_lo() {
 #[test]
 fn pkt_udp4_input_tstamp() {
     let b = fixtures::get("pkt_udp4_input_tstamp");
-    let p = packet(&b);
-    check_attrs(
-        &p,
+    let p = queued(
+        &b,
         &[
             NFQA_PACKET_HDR,
             NFQA_IFINDEX_INDEV,
@@ -244,8 +250,9 @@ fn pkt_udp4_input_tstamp() {
             NFQA_TIMESTAMP,
             NFQA_PAYLOAD,
         ],
+        (5, 2, Hook::LocalIn),
+        0x0800,
     );
-    assert_eq!((p.queue(), p.id(), p.hook()), (5, 2, Hook::LocalIn));
     assert_eq!(p.indev(), Some(1));
     assert_eq!(p.hw_addr(), Some(&[0u8; 6][..]));
     let ts = p.timestamp().unwrap();
@@ -266,19 +273,8 @@ fn pkt_udp4_input_tstamp() {
 #[test]
 fn pkt_udp4_veth_prerouting() {
     let b = fixtures::get("pkt_udp4_veth_prerouting");
-    let p = packet(&b);
-    check_attrs(
-        &p,
-        &[
-            NFQA_PACKET_HDR,
-            NFQA_IFINDEX_INDEV,
-            NFQA_HWADDR,
-            NFQA_PAYLOAD,
-        ],
-    );
-    assert_eq!((p.queue(), p.id(), p.hook()), (5, 1, Hook::PreRouting));
+    let p = queued(&b, ARRIVAL_ATTRS, (5, 1, Hook::PreRouting), 0x0800);
     assert_eq!(p.hook().name(), "prerouting");
-    assert_eq!(p.hw_protocol(), 0x0800);
     assert_eq!(p.indev(), Some(2));
     assert_eq!(p.hw_addr(), Some(&[2u8, 0, 0, 0, 0, 0x0a][..]));
     let l4 = ipv4(p.payload().unwrap(), 17, [10, 99, 0, 1], [10, 99, 0, 2]);
@@ -289,9 +285,8 @@ fn pkt_udp4_veth_prerouting() {
 #[test]
 fn pkt_udp4_bridge_forward() {
     let b = fixtures::get("pkt_udp4_bridge_forward");
-    let p = packet(&b);
-    check_attrs(
-        &p,
+    let p = queued(
+        &b,
         &[
             NFQA_PACKET_HDR,
             NFQA_IFINDEX_INDEV,
@@ -301,14 +296,14 @@ fn pkt_udp4_bridge_forward() {
             NFQA_HWADDR,
             NFQA_PAYLOAD,
         ],
+        (5, 1, Hook::Forward),
+        0x0800,
     );
     assert_eq!(
         p.family(),
         Family::Ipv4,
         "br_netfilter hands bridged IP to iptables"
     );
-    assert_eq!((p.queue(), p.id(), p.hook()), (5, 1, Hook::Forward));
-    assert_eq!(p.hw_protocol(), 0x0800);
     assert_eq!(p.indev(), Some(2), "br0");
     assert_eq!(p.physindev(), Some(3), "p1");
     assert_eq!(p.outdev(), Some(2), "br0");
@@ -324,12 +319,9 @@ fn pkt_udp4_bridge_forward() {
 #[test]
 fn pkt_udp6_output() {
     let b = fixtures::get("pkt_udp6_output");
-    let p = packet(&b);
-    check_attrs(&p, &[NFQA_PACKET_HDR, NFQA_IFINDEX_OUTDEV, NFQA_PAYLOAD]);
+    let p = queued(&b, OUTPUT_ATTRS, (5, 1, Hook::LocalOut), 0x86dd);
     assert_eq!(p.family(), Family::Ipv6);
     assert_eq!(p.family().name(), "ipv6");
-    assert_eq!((p.queue(), p.id(), p.hook()), (5, 1, Hook::LocalOut));
-    assert_eq!(p.hw_protocol(), 0x86dd);
     assert_eq!(p.outdev(), Some(1));
     let v6 = p.payload().unwrap();
     assert_eq!(v6.len(), 40 + 8 + 3);
@@ -344,11 +336,8 @@ fn pkt_udp6_output() {
 #[test]
 fn pkt_icmp6_echo_request() {
     let b = fixtures::get("pkt_icmp6_echo_request");
-    let p = packet(&b);
-    check_attrs(&p, &[NFQA_PACKET_HDR, NFQA_IFINDEX_OUTDEV, NFQA_PAYLOAD]);
+    let p = queued(&b, OUTPUT_ATTRS, (5, 2, Hook::LocalOut), 0x86dd);
     assert_eq!(p.family(), Family::Ipv6);
-    assert_eq!((p.queue(), p.id(), p.hook()), (5, 2, Hook::LocalOut));
-    assert_eq!(p.hw_protocol(), 0x86dd);
     let v6 = p.payload().unwrap();
     assert_eq!(v6[6], 58, "ICMPv6");
     let icmp = &v6[40..];
@@ -364,10 +353,7 @@ fn pkt_icmp4_echo_request_and_reply() {
         ("pkt_icmp4_echo_reply", 2, 0, 0),
     ] {
         let b = fixtures::get(name);
-        let p = packet(&b);
-        check_attrs(&p, &[NFQA_PACKET_HDR, NFQA_IFINDEX_OUTDEV, NFQA_PAYLOAD]);
-        assert_eq!((p.queue(), p.id(), p.hook()), (5, id, Hook::LocalOut));
-        assert_eq!(p.hw_protocol(), 0x0800);
+        let p = queued(&b, OUTPUT_ATTRS, (5, id, Hook::LocalOut), 0x0800);
         assert_eq!(p.outdev(), Some(1));
         let icmp = ipv4(p.payload().unwrap(), 1, LO, LO);
         assert_eq!((icmp[0], icmp[1]), (ty, code));
@@ -379,10 +365,7 @@ fn pkt_icmp4_echo_request_and_reply() {
 #[test]
 fn pkt_tcp4_syn() {
     let b = fixtures::get("pkt_tcp4_syn");
-    let p = packet(&b);
-    check_attrs(&p, &[NFQA_PACKET_HDR, NFQA_IFINDEX_OUTDEV, NFQA_PAYLOAD]);
-    assert_eq!((p.queue(), p.id(), p.hook()), (8, 1, Hook::LocalOut));
-    assert_eq!(p.hw_protocol(), 0x0800);
+    let p = queued(&b, OUTPUT_ATTRS, (8, 1, Hook::LocalOut), 0x0800);
     let tcp = ipv4(p.payload().unwrap(), 6, LO, LO);
     assert_eq!(u16::from_be_bytes([tcp[0], tcp[1]]), 40000);
     assert_eq!(u16::from_be_bytes([tcp[2], tcp[3]]), 8888);
@@ -392,9 +375,8 @@ fn pkt_tcp4_syn() {
 #[test]
 fn pkt_tcp4_gso() {
     let b = fixtures::get("pkt_tcp4_gso");
-    let p = packet(&b);
-    check_attrs(
-        &p,
+    let p = queued(
+        &b,
         &[
             NFQA_PACKET_HDR,
             NFQA_IFINDEX_OUTDEV,
@@ -402,9 +384,9 @@ fn pkt_tcp4_gso() {
             NFQA_SKB_INFO,
             NFQA_PAYLOAD,
         ],
+        (8, 5, Hook::LocalOut),
+        0x0800,
     );
-    assert_eq!((p.queue(), p.id(), p.hook()), (8, 5, Hook::LocalOut));
-    assert_eq!(p.hw_protocol(), 0x0800);
     assert_eq!(p.outdev(), Some(1));
     let s = p.skb_info();
     assert_eq!(s.bits(), 3);
