@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use linux_nfqueue::testkit::{Sandbox, skip_or_panic};
+use linux_nfqueue::testkit::{Sandbox, UdpSink, skip_or_panic};
 
 /// The bound on every wait; each test normally ends far sooner.
 const WAIT: Duration = Duration::from_secs(10);
@@ -284,6 +284,37 @@ fn queue_target(queue: &str) -> [&str; 5] {
     ["-j", "NFQUEUE", "--queue-num", queue, "--queue-bypass"]
 }
 
+/// The queue rule most examples' headers give: IPv4 UDP to port 9999 on `chain` of the filter
+/// table goes to queue 0.
+fn queue_udp_rule<'a>(sb: &'a Sandbox, chain: &'static str) -> Rule<'a> {
+    rule(
+        sb,
+        false,
+        "filter",
+        chain,
+        &["-p", "udp", "--dport", "9999"],
+        &queue_target("0"),
+    )
+}
+
+/// Starts example `name` with `args` inside the sandbox and waits until it has bound `queues`.
+fn start_in_sandbox(sb: &Sandbox, name: &str, args: &[&str], queues: &[u16]) -> Running {
+    let mut ex = Running::start(name, in_sandbox(sb, name, args));
+    ex.wait_bound(sb, queues);
+    ex
+}
+
+/// A receiver at `127.0.0.1:9999` inside the sandbox.
+fn udp_sink(sb: &Sandbox) -> UdpSink {
+    sb.udp_sink(v4(1, PORT)).expect("bind the receiver")
+}
+
+/// Asserts that `count` datagrams reach `sink` within [`WAIT`].
+#[track_caller]
+fn assert_arrive(sink: &mut UdpSink, count: u64) {
+    assert!(sink.wait_for(count, WAIT).unwrap(), "{:?}", sink.report());
+}
+
 fn v4(last: u8, port: u16) -> SocketAddr {
     SocketAddr::new(IpAddr::V4(Ipv4Addr::new(127, 0, 0, last)), port)
 }
@@ -311,23 +342,17 @@ fn send_from_one_socket(sb: &Sandbox, dst: SocketAddr, payloads: &[Vec<u8>]) -> 
 fn accept_all_accepts_and_unbinds() {
     const N: u64 = 20;
     let Some(sb) = sandbox() else { return };
-    let queued = rule(
+    let queued = queue_udp_rule(&sb, "INPUT");
+    let mut sink = udp_sink(&sb);
+    let ex = start_in_sandbox(
         &sb,
-        false,
-        "filter",
-        "INPUT",
-        &["-p", "udp", "--dport", "9999"],
-        &queue_target("0"),
-    );
-    let mut sink = sb.udp_sink(v4(1, PORT)).expect("bind the receiver");
-    let mut ex = Running::start(
         "accept_all",
-        in_sandbox(&sb, "accept_all", &["0", &N.to_string(), EXAMPLE_SECONDS]),
+        &["0", &N.to_string(), EXAMPLE_SECONDS],
+        &[0],
     );
-    ex.wait_bound(&sb, &[0]);
 
     sb.send_udp(v4(1, PORT), N, 64, WAIT).expect("send");
-    assert!(sink.wait_for(N, WAIT).unwrap(), "{:?}", sink.report());
+    assert_arrive(&mut sink, N);
     let out = ex.finish();
 
     assert_eq!(out.summary(), format!("accepted {N}"), "{out:#?}");
@@ -362,15 +387,12 @@ fn port_firewall_drops_syns_to_blocked_ports() {
     let (_allowed_listener, blocked_listener) = (listen(allowed), listen(blocked));
     // Two connections to an allowed port and one to a blocked port: three SYNs, one each,
     // since the blocked attempt gives up before the first retransmission (after 1 s).
-    let mut ex = Running::start(
+    let ex = start_in_sandbox(
+        &sb,
         "port_firewall",
-        in_sandbox(
-            &sb,
-            "port_firewall",
-            &["0", "3", EXAMPLE_SECONDS, "23,2323"],
-        ),
+        &["0", "3", EXAMPLE_SECONDS, "23,2323"],
+        &[0],
     );
-    ex.wait_bound(&sb, &[0]);
 
     for _ in 0..2 {
         sb.run(|| TcpStream::connect_timeout(&allowed, WAIT))
@@ -401,14 +423,7 @@ fn mark_flows_sends_only_the_first_packet_of_a_flow_to_user_space() {
         &["-m", "connmark", "--mark", "0x1/0x1"],
         &["-j", "ACCEPT"],
     );
-    let queued = rule(
-        &sb,
-        false,
-        "filter",
-        "OUTPUT",
-        &["-p", "udp", "--dport", "9999"],
-        &queue_target("0"),
-    );
+    let queued = queue_udp_rule(&sb, "OUTPUT");
     let saved = rule(
         &sb,
         false,
@@ -417,12 +432,8 @@ fn mark_flows_sends_only_the_first_packet_of_a_flow_to_user_space() {
         &["-m", "mark", "--mark", "0x1/0x1"],
         &["-j", "CONNMARK", "--save-mark", "--mask", "0x1"],
     );
-    let mut sink = sb.udp_sink(v4(1, PORT)).expect("bind the receiver");
-    let mut ex = Running::start(
-        "mark_flows",
-        in_sandbox(&sb, "mark_flows", &["0", "1", EXAMPLE_SECONDS]),
-    );
-    ex.wait_bound(&sb, &[0]);
+    let mut sink = udp_sink(&sb);
+    let ex = start_in_sandbox(&sb, "mark_flows", &["0", "1", EXAMPLE_SECONDS], &[0]);
 
     // The first datagram of the flow goes to the program; once it is judged, the rest of the
     // same flow (same socket) never reaches the queue rule.
@@ -433,11 +444,7 @@ fn mark_flows_sends_only_the_first_packet_of_a_flow_to_user_space() {
     for p in &payloads[1..] {
         socket.send_to(p, v4(1, PORT)).expect("send");
     }
-    assert!(
-        sink.wait_for(N as u64, WAIT).unwrap(),
-        "{:?}",
-        sink.report()
-    );
+    assert_arrive(&mut sink, N as u64);
 
     assert_eq!(out.summary(), "judged 1", "{out:#?}");
     assert_eq!(queued.packets(), 1, "kernel: packets queued");
@@ -475,30 +482,19 @@ fn rewrite_udp_rewrites_ipv4_and_ipv6_payloads() {
     let mut sink6 = sb.udp_sink(dst6).expect("bind the IPv6 receiver");
     sink4.keep_payloads(N4);
     sink6.keep_payloads(N6);
-    let mut ex = Running::start(
+    let ex = start_in_sandbox(
+        &sb,
         "rewrite_udp",
-        in_sandbox(
-            &sb,
-            "rewrite_udp",
-            &["0", &(N4 + N6).to_string(), EXAMPLE_SECONDS],
-        ),
+        &["0", &(N4 + N6).to_string(), EXAMPLE_SECONDS],
+        &[0],
     );
-    ex.wait_bound(&sb, &[0]);
 
     let text = |i: usize| format!("hello number {i}").into_bytes();
     let _s4 = send_from_one_socket(&sb, v4(1, PORT), &(0..N4).map(text).collect::<Vec<_>>());
     let _s6 = send_from_one_socket(&sb, dst6, &(0..N6).map(text).collect::<Vec<_>>());
     // Arrival proves the checksums: the receiving UDP stack verifies a rewritten packet's.
-    assert!(
-        sink4.wait_for(N4 as u64, WAIT).unwrap(),
-        "{:?}",
-        sink4.report()
-    );
-    assert!(
-        sink6.wait_for(N6 as u64, WAIT).unwrap(),
-        "{:?}",
-        sink6.report()
-    );
+    assert_arrive(&mut sink4, N4 as u64);
+    assert_arrive(&mut sink6, N6 as u64);
     let out = ex.finish();
 
     assert_eq!(
@@ -524,28 +520,18 @@ fn async_pipeline_judges_out_of_order_and_drops_long_packets() {
     const SMALL: u64 = 40;
     const LARGE: u64 = 20;
     let Some(sb) = sandbox() else { return };
-    let queued = rule(
+    let queued = queue_udp_rule(&sb, "INPUT");
+    let mut sink = udp_sink(&sb);
+    let ex = start_in_sandbox(
         &sb,
-        false,
-        "filter",
-        "INPUT",
-        &["-p", "udp", "--dport", "9999"],
-        &queue_target("0"),
-    );
-    let mut sink = sb.udp_sink(v4(1, PORT)).expect("bind the receiver");
-    let mut ex = Running::start(
         "async_pipeline",
-        in_sandbox(
-            &sb,
-            "async_pipeline",
-            &["0", &(SMALL + LARGE).to_string(), EXAMPLE_SECONDS, "1000"],
-        ),
+        &["0", &(SMALL + LARGE).to_string(), EXAMPLE_SECONDS, "1000"],
+        &[0],
     );
-    ex.wait_bound(&sb, &[0]);
 
     sb.send_udp(v4(1, PORT), SMALL, 64, WAIT).expect("send");
     sb.send_udp(v4(1, PORT), LARGE, 1200, WAIT).expect("send");
-    assert!(sink.wait_for(SMALL, WAIT).unwrap(), "{:?}", sink.report());
+    assert_arrive(&mut sink, SMALL);
     let out = ex.finish();
     sink.collect_for(QUIET).unwrap();
 
@@ -580,18 +566,19 @@ fn fan_out_serves_a_balanced_range_of_queues() {
     let mut sink = sb
         .udp_sink(SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), PORT))
         .expect("bind the receiver");
-    let mut ex = Running::start(
+    let ex = start_in_sandbox(
+        &sb,
         "fan_out",
-        in_sandbox(&sb, "fan_out", &["4", &N.to_string(), EXAMPLE_SECONDS, "4"]),
+        &["4", &N.to_string(), EXAMPLE_SECONDS, "4"],
+        &[4, 5, 6, 7],
     );
-    ex.wait_bound(&sb, &[4, 5, 6, 7]);
 
     // The balance hash covers the addresses, not the ports: vary the destination address.
     for last in 1..=ADDRESSES {
         sb.send_udp(v4(last, PORT), PER_ADDRESS, 64, WAIT)
             .expect("send");
     }
-    assert!(sink.wait_for(N, WAIT).unwrap(), "{:?}", sink.report());
+    assert_arrive(&mut sink, N);
     let out = ex.finish();
 
     assert_eq!(out.summary(), format!("total {N}"), "{out:#?}");
@@ -618,15 +605,8 @@ fn fan_out_serves_a_balanced_range_of_queues() {
 fn netns_queue_serves_a_namespace_from_outside() {
     const N: u64 = 10;
     let Some(sb) = sandbox() else { return };
-    let queued = rule(
-        &sb,
-        false,
-        "filter",
-        "OUTPUT",
-        &["-p", "udp", "--dport", "9999"],
-        &queue_target("0"),
-    );
-    let mut sink = sb.udp_sink(v4(1, PORT)).expect("bind the receiver");
+    let queued = queue_udp_rule(&sb, "OUTPUT");
+    let mut sink = udp_sink(&sb);
     // Started in the test's own namespace, not with `sb.command`: the example opens its
     // socket inside the sandbox by name.
     let mut cmd = Command::new(example("netns_queue"));
@@ -635,7 +615,7 @@ fn netns_queue_serves_a_namespace_from_outside() {
     ex.wait_bound(&sb, &[0]);
 
     sb.send_udp(v4(1, PORT), N, 64, WAIT).expect("send");
-    assert!(sink.wait_for(N, WAIT).unwrap(), "{:?}", sink.report());
+    assert_arrive(&mut sink, N);
     let out = ex.finish();
 
     assert_eq!(out.summary(), format!("accepted {N}"), "{out:#?}");
