@@ -5,13 +5,11 @@
 
 mod support;
 
-use std::sync::{Arc, Mutex};
-
 use linux_nfqueue::testkit::{Chain, CountRule, Sandbox};
-use linux_nfqueue::{Config, Verdict, VerdictError};
+use linux_nfqueue::{Config, Verdict};
 use support::{
     UdpPath, WAIT, assert_delivered_once, assert_none_waiting, assert_rule_packets, drain, open_in,
-    queue_row, queue_udp, serve, udp_path, udp_sink, v4, wait_until,
+    open_recording_errors, queue_row, queue_udp, serve, udp_path, udp_sink, v4, wait_until,
 };
 
 const PORT: u16 = 9999;
@@ -120,12 +118,7 @@ fn a_batch_verdict_on_an_empty_queue_is_reported_and_receiving_goes_on() {
     };
     queue_udp(&sb, QUEUE, PORT);
     let mut sink = udp_sink(&sb, v4(PORT));
-    let reported = Arc::new(Mutex::new(Vec::<VerdictError>::new()));
-    let hook = reported.clone();
-    let mut queue = open_in(
-        &sb,
-        Config::new(QUEUE).on_verdict_error(move |e| hook.lock().unwrap().push(*e)),
-    );
+    let (mut queue, reported) = open_recording_errors(&sb, Config::new(QUEUE));
 
     queue
         .batch_verdict(QUEUE, 100, Verdict::Accept, None)

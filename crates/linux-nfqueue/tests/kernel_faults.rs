@@ -13,15 +13,15 @@ mod support;
 use std::io::{BufRead, BufReader};
 use std::os::fd::AsRawFd;
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use linux_nfqueue::testkit::{Chain, QueueRule, Sandbox};
-use linux_nfqueue::{Config, ErrorKind, Queue, VerdictError};
+use linux_nfqueue::{Config, ErrorKind, Queue};
 use socket2::{Domain, Protocol, SockRef, Socket, Type};
 use support::{
-    WAIT, count_udp_input, drain, open_in, queue_row, queue_udp, serve, udp_sink, v4, wait_until,
+    WAIT, add_unrelated_nft_table, count_udp_input, drain, open_in, open_recording_errors,
+    queue_row, queue_udp, serve, udp_sink, v4, wait_until,
 };
 
 const PORT: u16 = 9999;
@@ -231,14 +231,8 @@ fn packets_flushed_while_unread_or_held_get_harmless_enoent() {
     };
     queue_udp(&sb, QUEUE, PORT);
     let mut sink = udp_sink(&sb, v4(PORT));
-    let reported = Arc::new(Mutex::new(Vec::<VerdictError>::new()));
-    let hook = reported.clone();
-    let mut queue = open_in(
-        &sb,
-        Config::new(QUEUE).on_verdict_error(move |e| hook.lock().unwrap().push(*e)),
-    );
-    sb.nft("add table inet scratch\nadd chain inet scratch c { type filter hook input priority 10; }\n")
-        .expect("add an unrelated nft table");
+    let (mut queue, reported) = open_recording_errors(&sb, Config::new(QUEUE));
+    add_unrelated_nft_table(&sb);
     sb.send_udp(v4(PORT), SENT, 16, WAIT).expect("send");
     assert!(
         wait_until(WAIT, || queue_row(&sb, QUEUE)

@@ -9,12 +9,10 @@ mod support;
 use std::sync::{Arc, Mutex};
 
 use linux_nfqueue::testkit::Sandbox;
-use linux_nfqueue::{
-    Config, ConfigFlags, CtUpdate, ErrorKind, Queue, Verdict, VerdictAttrs, VerdictError,
-};
+use linux_nfqueue::{Config, ConfigFlags, CtUpdate, ErrorKind, Queue, Verdict, VerdictAttrs};
 use support::{
     UdpPath, WAIT, assert_no_verdict_failures, assert_rule_packets, drain, join, open_in,
-    queue_row, queue_udp, serve_in_background, udp_path, udp_sink, v4,
+    open_recording_errors, queue_row, queue_udp, serve_in_background, udp_path, udp_sink, v4,
 };
 
 const PORT: u16 = 9999;
@@ -174,14 +172,7 @@ fn a_verdict_with_a_connmark_is_accepted() {
         arrived,
         mut sink,
     } = udp_path(&sb, QUEUE, PORT);
-    let reported = Arc::new(Mutex::new(Vec::<VerdictError>::new()));
-    let hook = reported.clone();
-    let queue = open_in(
-        &sb,
-        Config::new(QUEUE)
-            .conntrack(true)
-            .on_verdict_error(move |e| hook.lock().unwrap().push(*e)),
-    );
+    let (queue, reported) = open_recording_errors(&sb, Config::new(QUEUE).conntrack(true));
 
     let ct = CtUpdate::new().with_mark(0x5, 0xff);
     let server = serve_in_background(queue, N, WAIT, move |p| {

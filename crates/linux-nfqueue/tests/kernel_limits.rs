@@ -5,13 +5,11 @@
 
 mod support;
 
-use std::sync::{Arc, Mutex};
-
+use linux_nfqueue::Config;
 use linux_nfqueue::testkit::{Chain, QueueRule, Sandbox};
-use linux_nfqueue::{Config, VerdictError};
 use support::{
-    WAIT, drain, join, open_in, queue_row, queue_udp, serve, serve_in_background, udp_sink, v4,
-    wait_until,
+    WAIT, add_unrelated_nft_table, drain, join, open_in, open_recording_errors, queue_row,
+    queue_udp, serve, serve_in_background, udp_sink, v4, wait_until,
 };
 
 const PORT: u16 = 9999;
@@ -146,14 +144,8 @@ fn a_rule_change_flushes_waiting_packets_and_late_verdicts_are_harmless() {
     };
     queue_udp(&sb, QUEUE, PORT);
     let mut sink = udp_sink(&sb, v4(PORT));
-    let reported = Arc::new(Mutex::new(Vec::<VerdictError>::new()));
-    let hook = reported.clone();
-    let mut queue = open_in(
-        &sb,
-        Config::new(QUEUE).on_verdict_error(move |e| hook.lock().unwrap().push(*e)),
-    );
-    sb.nft("add table inet scratch\nadd chain inet scratch c { type filter hook input priority 10; }\n")
-        .expect("add an unrelated nft table");
+    let (mut queue, reported) = open_recording_errors(&sb, Config::new(QUEUE));
+    add_unrelated_nft_table(&sb);
 
     sb.send_udp(v4(PORT), 1, 16, WAIT).expect("send");
     let mut held = None;

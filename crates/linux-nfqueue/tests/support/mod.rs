@@ -7,15 +7,17 @@
 )]
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
-use std::sync::Once;
 use std::sync::mpsc;
+use std::sync::{Arc, Mutex, Once};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use linux_nfqueue::testkit::{
     Chain, CountRule, QueueRule, RuleHandle, Sandbox, SinkReport, UdpSink,
 };
-use linux_nfqueue::{Config, Counters, ErrorKind, Packet, Queue, QueueStats, StopHandle};
+use linux_nfqueue::{
+    Config, Counters, ErrorKind, Packet, Queue, QueueStats, StopHandle, VerdictError,
+};
 
 /// The upper bound of every wait in these tests. Each test normally finishes far sooner.
 pub(crate) const WAIT: Duration = Duration::from_secs(5);
@@ -106,6 +108,28 @@ pub(crate) fn assert_none_waiting(sb: &Sandbox, queue: u16) {
 #[track_caller]
 pub(crate) fn assert_no_verdict_failures(c: &Counters) {
     assert_eq!(c.verdict_errors + c.packets_gone, 0, "{c:?}");
+}
+
+/// The verdict errors a queue reported through `Config::on_verdict_error`, in order.
+pub(crate) type Reported = Arc<Mutex<Vec<VerdictError>>>;
+
+/// [`open_in`] with an `on_verdict_error` hook added to `config` that records every error the
+/// queue reports.
+pub(crate) fn open_recording_errors(sb: &Sandbox, config: Config) -> (Queue, Reported) {
+    let reported = Reported::default();
+    let hook = reported.clone();
+    let queue = open_in(
+        sb,
+        config.on_verdict_error(move |e| hook.lock().unwrap().push(*e)),
+    );
+    (queue, reported)
+}
+
+/// Adds an nft table with one base chain that has nothing to do with the tests' rules. Removing
+/// a netfilter hook anywhere in the namespace later (deleting this table) flushes every queue.
+pub(crate) fn add_unrelated_nft_table(sb: &Sandbox) {
+    sb.nft("add table inet scratch\nadd chain inet scratch c { type filter hook input priority 10; }\n")
+        .expect("add an unrelated nft table");
 }
 
 /// The sandbox's row of `/proc/net/netfilter/nfnetlink_queue` for `queue`, if it is bound.
