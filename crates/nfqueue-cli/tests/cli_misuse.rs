@@ -3,21 +3,12 @@
 //! values, out-of-range numbers, invalid UTF-8. Each is a usage error (status 2, the tool's
 //! prefix, no panic, nothing on stdout). A missing namespace is a runtime error (status 1).
 
+mod cli_support;
+
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
-use std::process::{Command, Output, Stdio};
 
-fn nfqueue<S: AsRef<OsStr>>(args: &[S]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_nfqueue"))
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("the nfqueue binary runs")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
+use cli_support::{nfqueue, text};
 
 /// Status 2, `nfqueue: error: ` first, `expect` somewhere in the message, a pointer to the
 /// help, no panic, empty stdout.

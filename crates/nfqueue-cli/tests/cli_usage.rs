@@ -2,21 +2,13 @@
 //! The `nfqueue` binary as a process: usage errors exit 2 without a panic, help exits 0, and
 //! `stats` works.
 
+mod cli_support;
+
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn nfqueue(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_nfqueue"))
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("the nfqueue binary runs")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
+use cli_support::{nfqueue, text};
 
 /// Checks a usage error: status 2, the tool's error prefix, a pointer to the help, no panic.
 fn assert_usage_error(args: &[&str], expect_in_message: &str) {
@@ -102,7 +94,7 @@ fn conflicting_options() {
 
 #[test]
 fn no_arguments_shows_help_as_usage_error() {
-    let out = nfqueue(&[]);
+    let out = nfqueue::<&str>(&[]);
     assert_eq!(out.status.code(), Some(2));
     let stderr = text(&out.stderr);
     assert!(stderr.contains("Usage: nfqueue"), "{stderr}");

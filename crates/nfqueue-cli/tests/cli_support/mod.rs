@@ -6,9 +6,10 @@
     reason = "each test binary uses a different subset of the helpers"
 )]
 
+use std::ffi::OsStr;
 use std::io::Read;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
@@ -22,6 +23,20 @@ pub(crate) const QUIET: Duration = Duration::from_millis(300);
 
 /// The binary under test.
 pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_nfqueue");
+
+/// Runs `nfqueue ARGS` to its end in the test's own namespace, with standard input closed.
+pub(crate) fn nfqueue<S: AsRef<OsStr>>(args: &[S]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("the nfqueue binary runs")
+}
+
+/// What a process printed, as text.
+pub(crate) fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
 
 /// `127.0.0.1:port`.
 pub(crate) fn v4(port: u16) -> SocketAddr {
