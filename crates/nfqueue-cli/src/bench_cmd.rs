@@ -423,6 +423,7 @@ struct Bench<'a> {
 }
 
 struct Results {
+    handler_cpu: usize,
     baseline: Option<Latency>,
     phases: Vec<Throughput>,
     interrupted: bool,
@@ -439,6 +440,7 @@ impl Bench<'_> {
 
     fn run_phases(&mut self) -> Result<Results, CliError> {
         let mut results = Results {
+            handler_cpu: self.handler_cpu,
             baseline: None,
             phases: Vec::new(),
             interrupted: false,
@@ -1085,12 +1087,27 @@ impl Results {
     fn notes(&self) -> Vec<String> {
         let mut notes = Vec::new();
         for p in &self.phases {
-            if p.mode != Mode::Gso && p.drops() < p.verdicted * 0.001 && !p.count_bound {
+            if p.drops() < p.verdicted * 0.001 && !p.count_bound && !p.interrupted {
                 notes.push(format!(
                     "{}: no kernel drops, so the generator was the limit, not the handler; \
                      compare CPU us/packet",
                     p.mode.label()
                 ));
+            }
+            if let Some(cpu) = p.handler_cpu {
+                // User time on the handler's CPU that the handler did not spend: other
+                // programs ran there, and the figures of this phase are not the handler's own.
+                let foreign = cpu.user.saturating_sub(p.handler.user).as_secs_f64();
+                let share = ratio(foreign, cpu.total().as_secs_f64());
+                if share > 0.05 {
+                    notes.push(format!(
+                        "{}: other programs used {} of CPU {} (user time outside the \
+                         handler); the machine was not quiet, so repeat the run",
+                        p.mode.label(),
+                        pct(share),
+                        self.handler_cpu
+                    ));
+                }
             }
             if let Some(f) = &p.flood {
                 if f.errors > 0 {
