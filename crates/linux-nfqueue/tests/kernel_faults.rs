@@ -408,10 +408,74 @@ fn fake_enoent(seq: u32) -> Vec<u8> {
     m
 }
 
-/// Another netlink socket in the namespace (root may unicast to any port id) sends a
-/// well-formed packet message and a verdict error to our socket. Both are ignored and counted
-/// as foreign: no packet reaches the handler from them, no verdict error is recorded, and the
-/// next real packet is served as usual.
+/// A second NETLINK_NETFILTER socket in the sandbox, to forge datagrams from.
+fn forger(sb: &Sandbox) -> Socket {
+    sb.run(|| {
+        Socket::new(
+            Domain::from(libc::AF_NETLINK),
+            Type::RAW,
+            Some(Protocol::from(libc::NETLINK_NETFILTER)),
+        )
+    })
+    .expect("open a second NETLINK_NETFILTER socket in the sandbox")
+}
+
+/// After forgeries, a real packet still comes through, with the kernel's first id.
+fn real_packet_still_served(
+    sb: &Sandbox,
+    queue: &mut Queue,
+    sink: &mut linux_nfqueue::testkit::UdpSink,
+) {
+    sb.send_udp(v4(PORT), 1, 16, WAIT).expect("send");
+    let mut ids = Vec::new();
+    assert!(wait_until(WAIT, || {
+        match queue.try_recv() {
+            Ok(p) => {
+                ids.push(p.id());
+                p.accept().expect("accept");
+            }
+            Err(e) if e.kind() == ErrorKind::WouldBlock => {}
+            Err(e) => panic!("receive failed: {e}"),
+        }
+        !ids.is_empty()
+    }));
+    queue.flush().expect("flush");
+    assert_eq!(ids, [1], "the kernel's first packet");
+    assert!(support::wait_for(sink, 1));
+    support::collect_quiet(sink);
+    assert_eq!(sink.report().datagrams, 1);
+}
+
+/// A queue's own socket is connected to the kernel, so the kernel refuses datagrams that
+/// another socket (root may otherwise unicast to any port id) tries to send to it.
+#[test]
+fn datagrams_from_another_socket_are_refused_by_the_kernel() {
+    let Some(sb) = Sandbox::new_or_skip() else {
+        return;
+    };
+    queue_udp(&sb, QUEUE, PORT);
+    let mut sink = udp_sink(&sb, v4(PORT));
+    let mut queue = open_in(&sb, Config::new(QUEUE).nonblocking(true));
+    let ours = SockRef::from(&queue)
+        .local_addr()
+        .expect("getsockname on the queue's socket");
+    let forger = forger(&sb);
+    for forged in [fake_packet(QUEUE, 4242), fake_enoent(1)] {
+        let err = forger
+            .send_to(&forged, &ours)
+            .expect_err("the kernel let a forged datagram through to a connected socket");
+        assert_eq!(err.raw_os_error(), Some(libc::ECONNREFUSED), "{err}");
+    }
+    assert_eq!(drain(&mut queue), 0);
+    let c = queue.counters();
+    assert_eq!((c.foreign, c.received), (0, 0), "{c:?}");
+    real_packet_still_served(&sb, &mut queue, &mut sink);
+}
+
+/// A socket handed in with `Config::socket` is not connected; datagrams another socket sends
+/// to it (a well-formed packet message and a verdict error) are ignored and counted as foreign:
+/// no packet reaches the handler from them, no verdict error is recorded, and the next real
+/// packet is served as usual.
 #[test]
 fn datagrams_from_another_socket_are_ignored_and_counted() {
     let Some(sb) = Sandbox::new_or_skip() else {
@@ -419,20 +483,17 @@ fn datagrams_from_another_socket_are_ignored_and_counted() {
     };
     queue_udp(&sb, QUEUE, PORT);
     let mut sink = udp_sink(&sb, v4(PORT));
-    let mut queue = open_in(&sb, Config::new(QUEUE).nonblocking(true));
-    // Our socket's own address: AF_NETLINK with our port id, the destination of the forgeries.
+    let adopted = forger(&sb);
+    let mut queue = Queue::open(
+        Config::new(QUEUE)
+            .nonblocking(true)
+            .socket(std::os::fd::OwnedFd::from(adopted)),
+    )
+    .expect("bind through an adopted socket");
     let ours = SockRef::from(&queue)
         .local_addr()
         .expect("getsockname on the queue's socket");
-    let forger = sb
-        .run(|| {
-            Socket::new(
-                Domain::from(libc::AF_NETLINK),
-                Type::RAW,
-                Some(Protocol::from(libc::NETLINK_NETFILTER)),
-            )
-        })
-        .expect("open a second NETLINK_NETFILTER socket in the sandbox");
+    let forger = forger(&sb);
     for forged in [fake_packet(QUEUE, 4242), fake_enoent(1)] {
         let sent = forger.send_to(&forged, &ours).unwrap_or_else(|e| {
             panic!("the kernel refused user-to-user unicast on NETLINK_NETFILTER: {e}")
@@ -449,24 +510,5 @@ fn datagrams_from_another_socket_are_ignored_and_counted() {
         (0, 0, 0),
         "{c:?}"
     );
-
-    // A real packet still comes through, with the kernel's id.
-    sb.send_udp(v4(PORT), 1, 16, WAIT).expect("send");
-    let mut ids = Vec::new();
-    assert!(wait_until(WAIT, || {
-        match queue.try_recv() {
-            Ok(p) => {
-                ids.push(p.id());
-                p.accept().expect("accept");
-            }
-            Err(e) if e.kind() == ErrorKind::WouldBlock => {}
-            Err(e) => panic!("receive failed: {e}"),
-        }
-        !ids.is_empty()
-    }));
-    queue.flush().expect("flush");
-    assert_eq!(ids, [1], "the kernel's first packet");
-    assert!(support::wait_for(&mut sink, 1));
-    support::collect_quiet(&mut sink);
-    assert_eq!(sink.report().datagrams, 1);
+    real_packet_still_served(&sb, &mut queue, &mut sink);
 }

@@ -190,7 +190,7 @@ impl Queue {
             bump(&self.sink.shared.counters.malformed);
             Error::decode("recv", e)
         })?;
-        bump(&self.sink.shared.counters.received);
+        shared::bump_owned(&self.sink.shared.counters.rx_received, 1);
         Ok(Packet::new(view, &mut self.sink))
     }
 

@@ -6,7 +6,7 @@ use std::ops::Deref;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use super::shared::{Shared, bump};
+use super::shared::{Shared, bump, bump_owned};
 use super::token::{OwnedPacket, VerdictToken};
 use crate::error::{Error, Result};
 use crate::proto::Coalescer;
@@ -55,7 +55,12 @@ impl Sink {
         attrs: &VerdictAttrs<'_>,
     ) -> Result<()> {
         if !self.batch {
-            return self.shared.send_verdict(queue, id, verdict, attrs);
+            self.shared
+                .send_verdict_uncounted(queue, id, verdict, attrs)?;
+            let c = &self.shared.counters;
+            bump_owned(&c.rx_sends, 1);
+            bump_owned(&c.rx_verdicts, 1);
+            return Ok(());
         }
         let can_batch = self.can_batch();
         self.coalescer
@@ -85,8 +90,8 @@ impl Sink {
         };
         self.coalescer.clear();
         let c = &self.shared.counters;
-        bump(&c.verdict_sends);
-        c.verdicts.fetch_add(count, Ordering::Relaxed);
+        bump_owned(&c.rx_sends, 1);
+        bump_owned(&c.rx_verdicts, count);
         result
     }
 }

@@ -24,6 +24,9 @@ pub(crate) const MAX_SEND_PARTS: usize = 8;
 /// was created in, whatever thread uses it later (`protocol.md` §15).
 pub(crate) struct NetlinkSocket {
     fd: OwnedFd,
+    /// Connected to the kernel (port id 0): sends need no address, and the kernel refuses
+    /// datagrams to this socket from any other sender (`ECONNREFUSED` at the sender).
+    connected: bool,
 }
 
 /// What one receive returned, and who sent it.
@@ -84,8 +87,29 @@ const NL_ADDR_LEN: socklen_t = size_of::<libc::sockaddr_nl>() as socklen_t;
 impl NetlinkSocket {
     /// Opens a `NETLINK_NETFILTER` socket (`SOCK_RAW | SOCK_CLOEXEC`) and binds it with
     /// `nl_pid = 0`, so the kernel picks the portid (autobind).
+    /// The socket is then connected to the kernel: verdicts are sent without an address
+    /// (cheaper), and no other socket can send datagrams to it.
     pub(crate) fn open() -> io::Result<Self> {
-        Self::open_protocol(libc::NETLINK_NETFILTER)
+        let mut sock = Self::open_protocol(libc::NETLINK_NETFILTER)?;
+        sock.connect_kernel()?;
+        Ok(sock)
+    }
+
+    /// Connects the socket to the kernel (`connect` to port id 0).
+    fn connect_kernel(&mut self) -> io::Result<()> {
+        let addr = nl_addr(0);
+        retry(|| {
+            // SAFETY: `addr` is a valid sockaddr_nl of NL_ADDR_LEN bytes, alive for the call.
+            unsafe {
+                libc::connect(
+                    self.raw(),
+                    (&raw const addr).cast::<libc::sockaddr>(),
+                    NL_ADDR_LEN,
+                )
+            }
+        })?;
+        self.connected = true;
+        Ok(())
     }
 
     /// Like [`open`](Self::open) for any netlink protocol; tests use `NETLINK_USERSOCK` (2), which
@@ -103,7 +127,10 @@ impl NetlinkSocket {
         })?;
         // SAFETY: `fd` was just returned by socket(2), is open, and nothing else owns it.
         let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-        let sock = Self { fd };
+        let sock = Self {
+            fd,
+            connected: false,
+        };
         sock.bind_auto()?;
         Ok(sock)
     }
@@ -119,7 +146,10 @@ impl NetlinkSocket {
                 format!("descriptor is not a netlink socket (address family {family})"),
             ));
         }
-        let sock = Self { fd };
+        let sock = Self {
+            fd,
+            connected: false,
+        };
         if portid == 0 {
             sock.bind_auto()?;
         }
@@ -319,7 +349,13 @@ impl NetlinkSocket {
 
     /// Sends one datagram to the kernel (`nl_pid = 0`). Returns the bytes sent.
     pub(crate) fn send(&self, bytes: &[u8]) -> io::Result<usize> {
-        self.send_to(0, bytes)
+        if !self.connected {
+            return self.send_to(0, bytes);
+        }
+        retry_len(|| {
+            // SAFETY: `bytes` is valid for reads of its length for the whole call.
+            unsafe { libc::send(self.raw(), bytes.as_ptr().cast::<c_void>(), bytes.len(), 0) }
+        })
     }
 
     /// Sends one datagram to `portid` (0 is the kernel; tests talk to user sockets).
