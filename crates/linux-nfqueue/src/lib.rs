@@ -170,6 +170,25 @@
 //! install iptables rules for that reason. NFQUEUE itself needs `nfnetlink_queue`
 //! ([`ErrorKind::SubsystemMissing`] when it is absent).
 //!
+//! # Large packets and GSO
+//!
+//! Without [`Config::gso`], the kernel segments every GSO packet (a large TCP or UDP send on
+//! the local host, or a GRO-merged packet being forwarded) before queueing it and completes its
+//! checksums: correct, but expensive, and each segment is its own packet to judge. With
+//! `Config::gso(true)` (`nfqueue run --gso`) the packet is queued whole, and a handler must
+//! then expect:
+//!
+//! * packets larger than the MTU (up to 64 KiB, or more with BIG TCP): size the copy range for
+//!   what you inspect, and check [`PacketView::cap_len`] / [`PacketView::is_truncated`];
+//! * checksums not filled in yet ([`SkbInfo::csum_not_ready`](wire::SkbInfo::csum_not_ready),
+//!   and [`SkbInfo::gso`](wire::SkbInfo::gso) on the packet): **do not validate checksums** of
+//!   such packets, the hardware or the stack fills them in on the way out;
+//! * no rewrite of a packet larger than 65 531 bytes: a replacement payload cannot hold more,
+//!   and writing back a truncated capture would cut the real packet (the library refuses it).
+//!
+//! Verdicts, marks and conntrack changes apply to the whole GSO packet, which is why GSO is
+//! the cheap path: one verdict for up to 64 KiB of traffic.
+//!
 //! # Features
 //!
 //! | feature | adds | dependencies |

@@ -39,7 +39,7 @@ impl StopState {
 }
 
 /// Ends [`Queue::run`] (and makes a blocked [`Queue::recv`] or an awaiting
-/// [`AsyncQueue::recv`](crate::tokio::AsyncQueue::recv) return [`ErrorKind::Closed`]) from any
+/// `AsyncQueue::recv` (feature `tokio`) return [`ErrorKind::Closed`]) from any
 /// thread. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct StopHandle {
