@@ -18,16 +18,18 @@
 //! `QUEUE` defaults to 0. The program ends after `COUNT` packets or `SECONDS` seconds, whichever
 //! comes first (0, the default, means no limit), and prints `accepted N` as its last line.
 
-use std::time::Duration;
+mod common;
 
-use linux_nfqueue::{Config, ErrorKind, Queue, StopHandle};
+use common::{arg, stop_after};
+
+use linux_nfqueue::{Config, ErrorKind, Queue};
 
 const USAGE: &str = "usage: accept_all [QUEUE] [COUNT] [SECONDS]";
 
 fn main() -> Result<(), linux_nfqueue::Error> {
-    let queue_num: u16 = arg(1, 0);
-    let count: u64 = arg(2, 0);
-    let seconds: u64 = arg(3, 0);
+    let queue_num: u16 = arg(1, 0, USAGE);
+    let count: u64 = arg(2, 0, USAGE);
+    let seconds: u64 = arg(3, 0, USAGE);
 
     // Binding needs CAP_NET_ADMIN; the error says so (and names the owner if another process
     // holds the queue number already).
@@ -60,25 +62,4 @@ fn main() -> Result<(), linux_nfqueue::Error> {
     println!("accepted {accepted}");
     // Sends the verdicts still pending, unbinds the queue and reports any failure.
     queue.close()
-}
-
-/// Stops the receive loop after `seconds` (0: never).
-fn stop_after(stop: StopHandle, seconds: u64) {
-    if seconds > 0 {
-        std::thread::spawn(move || {
-            std::thread::sleep(Duration::from_secs(seconds));
-            stop.stop();
-        });
-    }
-}
-
-/// The command-line argument at `position` as a number, or `default` when it is absent.
-fn arg<T: std::str::FromStr>(position: usize, default: T) -> T {
-    let Some(text) = std::env::args().nth(position) else {
-        return default;
-    };
-    text.parse().unwrap_or_else(|_| {
-        eprintln!("cannot read argument {position} ({text:?}); {USAGE}");
-        std::process::exit(2)
-    })
 }

@@ -20,6 +20,9 @@
 //! receiver stops reading, the kernel queue fills up, and the kernel (not this program) decides
 //! what happens to more packets (dropped, or accepted with `Config::fail_open`).
 
+mod common;
+
+use common::arg;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -43,10 +46,10 @@ struct Job {
 
 #[tokio::main]
 async fn main() -> Result<(), linux_nfqueue::Error> {
-    let queue_num: u16 = arg(1, 0);
-    let count: u64 = arg(2, 0);
-    let seconds: u64 = arg(3, 0);
-    let max_len: usize = arg(4, 1000);
+    let queue_num: u16 = arg(1, 0, USAGE);
+    let count: u64 = arg(2, 0, USAGE);
+    let seconds: u64 = arg(3, 0, USAGE);
+    let max_len: usize = arg(4, 1000, USAGE);
 
     // Opens the socket non-blocking and registers it with this runtime.
     let mut queue = AsyncQueue::open(Config::new(queue_num))?;
@@ -136,15 +139,4 @@ impl Tally {
             Err(e) => eprintln!("a decision task failed: {e}"),
         }
     }
-}
-
-/// The command-line argument at `position` as a number, or `default` when it is absent.
-fn arg<T: std::str::FromStr>(position: usize, default: T) -> T {
-    let Some(text) = std::env::args().nth(position) else {
-        return default;
-    };
-    text.parse().unwrap_or_else(|_| {
-        eprintln!("cannot read argument {position} ({text:?}); {USAGE}");
-        std::process::exit(2)
-    })
 }

@@ -20,6 +20,9 @@
 //! queue by the CPU that handles the packet instead; with it, pinning each worker to a CPU (the
 //! `pin` argument of [`FanOut::start`]) keeps a packet on one core.
 
+mod common;
+
+use common::arg;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -29,10 +32,10 @@ use linux_nfqueue::{Config, FanOut};
 const USAGE: &str = "usage: fan_out [FIRST] [COUNT] [SECONDS] [QUEUES]";
 
 fn main() -> Result<(), linux_nfqueue::Error> {
-    let first: u16 = arg(1, 0);
-    let count: u64 = arg(2, 0);
-    let seconds: u64 = arg(3, 0);
-    let queues: u16 = arg(4, 4).max(1);
+    let first: u16 = arg(1, 0, USAGE);
+    let count: u64 = arg(2, 0, USAGE);
+    let seconds: u64 = arg(3, 0, USAGE);
+    let queues: u16 = arg(4, 4, USAGE).max(1);
     let Some(last) = first.checked_add(queues - 1) else {
         eprintln!("the queue range ends past 65535; {USAGE}");
         std::process::exit(2)
@@ -84,15 +87,4 @@ fn main() -> Result<(), linux_nfqueue::Error> {
     }
     println!("total {}", total.load(Ordering::Relaxed));
     result
-}
-
-/// The command-line argument at `position` as a number, or `default` when it is absent.
-fn arg<T: std::str::FromStr>(position: usize, default: T) -> T {
-    let Some(text) = std::env::args().nth(position) else {
-        return default;
-    };
-    text.parse().unwrap_or_else(|_| {
-        eprintln!("cannot read argument {position} ({text:?}); {USAGE}");
-        std::process::exit(2)
-    })
 }

@@ -41,11 +41,11 @@
 //! The program ends after `COUNT` packets or `SECONDS` seconds (0 = no limit) and prints
 //! `judged N` as its last line.
 
-use std::time::Duration;
+mod common;
 
-use linux_nfqueue::{
-    Config, ConfigFlags, CtUpdate, ErrorKind, Queue, StopHandle, Verdict, VerdictAttrs,
-};
+use common::{arg, stop_after};
+
+use linux_nfqueue::{Config, ConfigFlags, CtUpdate, ErrorKind, Queue, Verdict, VerdictAttrs};
 
 const USAGE: &str = "usage: mark_flows [QUEUE] [COUNT] [SECONDS]";
 
@@ -54,9 +54,9 @@ const USAGE: &str = "usage: mark_flows [QUEUE] [COUNT] [SECONDS]";
 const JUDGED: u32 = 0x1;
 
 fn main() -> Result<(), linux_nfqueue::Error> {
-    let queue_num: u16 = arg(1, 0);
-    let count: u64 = arg(2, 0);
-    let seconds: u64 = arg(3, 0);
+    let queue_num: u16 = arg(1, 0, USAGE);
+    let count: u64 = arg(2, 0, USAGE);
+    let seconds: u64 = arg(3, 0, USAGE);
 
     // Ask for conntrack information: it loads nf_conntrack_netlink where the kernel can, which
     // makes connection-mark verdicts work. A kernel that refuses the flag binds without it.
@@ -102,25 +102,4 @@ fn main() -> Result<(), linux_nfqueue::Error> {
     }
     println!("judged {judged}");
     queue.close()
-}
-
-/// Stops the receive loop after `seconds` (0: never).
-fn stop_after(stop: StopHandle, seconds: u64) {
-    if seconds > 0 {
-        std::thread::spawn(move || {
-            std::thread::sleep(Duration::from_secs(seconds));
-            stop.stop();
-        });
-    }
-}
-
-/// The command-line argument at `position` as a number, or `default` when it is absent.
-fn arg<T: std::str::FromStr>(position: usize, default: T) -> T {
-    let Some(text) = std::env::args().nth(position) else {
-        return default;
-    };
-    text.parse().unwrap_or_else(|_| {
-        eprintln!("cannot read argument {position} ({text:?}); {USAGE}");
-        std::process::exit(2)
-    })
 }

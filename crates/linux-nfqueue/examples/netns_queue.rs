@@ -22,9 +22,11 @@
 //! [`Config::netns_path`] takes any namespace file (`/proc/PID/ns/net` of a container's
 //! process, say), and [`Config::netns_fd`] an open one.
 
-use std::time::Duration;
+mod common;
 
-use linux_nfqueue::{Config, ErrorKind, Queue, QueueStats, StopHandle};
+use common::{arg, stop_after};
+
+use linux_nfqueue::{Config, ErrorKind, Queue, QueueStats};
 
 const USAGE: &str = "usage: netns_queue NAMESPACE [QUEUE] [COUNT] [SECONDS]";
 
@@ -33,9 +35,9 @@ fn main() -> Result<(), linux_nfqueue::Error> {
         eprintln!("{USAGE}");
         std::process::exit(2)
     };
-    let queue_num: u16 = arg(2, 0);
-    let count: u64 = arg(3, 0);
-    let seconds: u64 = arg(4, 0);
+    let queue_num: u16 = arg(2, 0, USAGE);
+    let count: u64 = arg(3, 0, USAGE);
+    let seconds: u64 = arg(4, 0, USAGE);
 
     // `netns(NAME)` means the namespace file /run/netns/NAME, as `ip netns add NAME` makes it.
     let mut queue = Queue::open(Config::new(queue_num).netns(&netns))?;
@@ -71,25 +73,4 @@ fn main() -> Result<(), linux_nfqueue::Error> {
     }
     println!("accepted {accepted}");
     queue.close()
-}
-
-/// Stops the receive loop after `seconds` (0: never).
-fn stop_after(stop: StopHandle, seconds: u64) {
-    if seconds > 0 {
-        std::thread::spawn(move || {
-            std::thread::sleep(Duration::from_secs(seconds));
-            stop.stop();
-        });
-    }
-}
-
-/// The command-line argument at `position` as a number, or `default` when it is absent.
-fn arg<T: std::str::FromStr>(position: usize, default: T) -> T {
-    let Some(text) = std::env::args().nth(position) else {
-        return default;
-    };
-    text.parse().unwrap_or_else(|_| {
-        eprintln!("cannot read argument {position} ({text:?}); {USAGE}");
-        std::process::exit(2)
-    })
 }

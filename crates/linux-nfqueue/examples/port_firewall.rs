@@ -26,9 +26,11 @@
 //! `-m mark --mark X -j REJECT --reject-with tcp-reset` rule before the queue rule
 //! (`docs/rules.md` shows the pattern).
 
-use std::time::Duration;
+mod common;
 
-use linux_nfqueue::{Config, ErrorKind, Queue, StopHandle, Verdict};
+use common::{arg, stop_after};
+
+use linux_nfqueue::{Config, ErrorKind, Queue, Verdict};
 
 const USAGE: &str = "usage: port_firewall [QUEUE] [COUNT] [SECONDS] [PORTS]";
 
@@ -36,9 +38,9 @@ const USAGE: &str = "usage: port_firewall [QUEUE] [COUNT] [SECONDS] [PORTS]";
 const TCP: u8 = 6;
 
 fn main() -> Result<(), linux_nfqueue::Error> {
-    let queue_num: u16 = arg(1, 0);
-    let count: u64 = arg(2, 0);
-    let seconds: u64 = arg(3, 0);
+    let queue_num: u16 = arg(1, 0, USAGE);
+    let count: u64 = arg(2, 0, USAGE);
+    let seconds: u64 = arg(3, 0, USAGE);
     let blocked: Vec<u16> = std::env::args()
         .nth(4)
         .unwrap_or_else(|| "23,445".into())
@@ -139,25 +141,4 @@ fn classify(ip: &[u8]) -> Class {
         },
         _ => Class::Unreadable,
     }
-}
-
-/// Stops the receive loop after `seconds` (0: never).
-fn stop_after(stop: StopHandle, seconds: u64) {
-    if seconds > 0 {
-        std::thread::spawn(move || {
-            std::thread::sleep(Duration::from_secs(seconds));
-            stop.stop();
-        });
-    }
-}
-
-/// The command-line argument at `position` as a number, or `default` when it is absent.
-fn arg<T: std::str::FromStr>(position: usize, default: T) -> T {
-    let Some(text) = std::env::args().nth(position) else {
-        return default;
-    };
-    text.parse().unwrap_or_else(|_| {
-        eprintln!("cannot read argument {position} ({text:?}); {USAGE}");
-        std::process::exit(2)
-    })
 }

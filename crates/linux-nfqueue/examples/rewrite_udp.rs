@@ -19,9 +19,11 @@
 //! verdict still reports success. The library refuses the latter, and refuses to write back a
 //! truncated copy (`cap_len` set), which would cut the real packet short.
 
-use std::time::Duration;
+mod common;
 
-use linux_nfqueue::{Config, ErrorKind, Queue, StopHandle, Verdict, VerdictAttrs, checksum};
+use common::{arg, stop_after};
+
+use linux_nfqueue::{Config, ErrorKind, Queue, Verdict, VerdictAttrs, checksum};
 
 const USAGE: &str = "usage: rewrite_udp [QUEUE] [COUNT] [SECONDS]";
 
@@ -32,9 +34,9 @@ const TAG: &[u8] = b" [seen by rewrite_udp]";
 const UDP: u8 = 17;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let queue_num: u16 = arg(1, 0);
-    let count: u64 = arg(2, 0);
-    let seconds: u64 = arg(3, 0);
+    let queue_num: u16 = arg(1, 0, USAGE);
+    let count: u64 = arg(2, 0, USAGE);
+    let seconds: u64 = arg(3, 0, USAGE);
 
     let mut queue = Queue::open(Config::new(queue_num))?;
     stop_after(queue.stop_handle(), seconds);
@@ -105,25 +107,4 @@ fn udp_data_offset(ip: &[u8]) -> Option<usize> {
     };
     let data_at = header_len + 8;
     (protocol == UDP && header_len >= 20 && ip.len() >= data_at).then_some(data_at)
-}
-
-/// Stops the receive loop after `seconds` (0: never).
-fn stop_after(stop: StopHandle, seconds: u64) {
-    if seconds > 0 {
-        std::thread::spawn(move || {
-            std::thread::sleep(Duration::from_secs(seconds));
-            stop.stop();
-        });
-    }
-}
-
-/// The command-line argument at `position` as a number, or `default` when it is absent.
-fn arg<T: std::str::FromStr>(position: usize, default: T) -> T {
-    let Some(text) = std::env::args().nth(position) else {
-        return default;
-    };
-    text.parse().unwrap_or_else(|_| {
-        eprintln!("cannot read argument {position} ({text:?}); {USAGE}");
-        std::process::exit(2)
-    })
 }
