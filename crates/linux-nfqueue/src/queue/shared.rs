@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 use crate::error::{Error, Result};
 use crate::sys::NetlinkSocket;
-use crate::wire::{Verdict, VerdictAttrs, encode_verdict};
+use crate::wire::{Verdict, VerdictAttrs, encode_verdict_head};
 
 /// A kernel error that answered a verdict.
 ///
@@ -146,13 +146,13 @@ pub(crate) struct Shared {
     pub(crate) closed: AtomicBool,
 }
 
-/// Room for a verdict without payload: header 16 + nfgenmsg 4 + verdict 12 + mark 8 +
-/// priority 8 + conntrack nest (mark, mask, labels, labels mask) under 64.
+/// Room for a verdict without its payload bytes: header 16 + nfgenmsg 4 + verdict 12 + mark 8
+/// + priority 8 + conntrack nest (mark, mask, labels, labels mask) under 64 + payload header 4.
 const SMALL_VERDICT: usize = 128;
 
 impl Shared {
-    /// Sends one verdict at once, from any thread, without allocating unless it carries a
-    /// payload, and counts it.
+    /// Sends one verdict at once, from any thread, without allocating or copying a payload,
+    /// and counts it.
     pub(crate) fn send_verdict(
         &self,
         queue: u16,
@@ -175,20 +175,19 @@ impl Shared {
         verdict: Verdict,
         attrs: &VerdictAttrs<'_>,
     ) -> Result<()> {
-        let mut small = [0u8; SMALL_VERDICT];
-        let mut large = Vec::new();
-        let out: &mut [u8] = match attrs.payload {
-            None => &mut small,
-            Some(p) => {
-                large.resize(SMALL_VERDICT + p.len() + 4, 0);
-                &mut large
-            }
-        };
-        let len = encode_verdict(out, id, 0, queue, id, verdict, attrs)
+        // Everything but the payload goes into a stack buffer; a replacement payload is sent
+        // from the caller's slice (one vectored send, no copy, no allocation).
+        let mut head = [0u8; SMALL_VERDICT];
+        let (head_len, pad_len) = encode_verdict_head(&mut head, id, 0, queue, id, verdict, attrs)
             .map_err(|e| Error::encode("verdict", e).with_queue(queue))?;
-        self.sock
-            .send(&out[..len])
-            .map_err(|e| Error::io("verdict", e).with_queue(queue))?;
+        let head = &head[..head_len];
+        let sent = match attrs.payload {
+            None => self.sock.send(head),
+            Some(payload) => self
+                .sock
+                .send_vectored(&[head, payload, &[0u8; 3][..pad_len]]),
+        };
+        sent.map_err(|e| Error::io("verdict", e).with_queue(queue))?;
         Ok(())
     }
 }
