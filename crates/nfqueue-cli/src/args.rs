@@ -149,6 +149,10 @@ pub(crate) struct RunArgs {
     /// Send one verdict per packet, each in its own send, instead of coalescing them
     #[arg(long)]
     pub(crate) no_batch: bool,
+
+    /// Datagrams one receive system call may return (recvmmsg), 1 to 1024 [default: 32]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub(crate) recv_batch: Option<u16>,
 }
 
 /// Options of `nfqueue stats`.
@@ -540,6 +544,8 @@ mod tests {
             "--netns",
             "blue",
             "--no-batch",
+            "--recv-batch",
+            "64",
         ])
         .unwrap();
         let Command::Run(run) = cli.command else {
@@ -560,6 +566,7 @@ mod tests {
         assert!(run.json && !run.quiet);
         assert_eq!(run.pcap, Some(PathBuf::from("x.pcap")));
         assert!(run.fail_open && run.gso && run.conntrack && run.uid_gid && run.no_batch);
+        assert_eq!(run.recv_batch, Some(64));
         assert_eq!(run.max_queue_len, Some(4096));
         assert_eq!(run.copy_range, Some(128));
         assert_eq!(run.netns.as_deref(), Some("blue"));

@@ -31,6 +31,9 @@ pub(crate) fn config_for(args: &RunArgs) -> Config {
     if let Some(range) = args.copy_range {
         config = config.copy_range(range);
     }
+    if let Some(n) = args.recv_batch {
+        config = config.recv_batch(usize::from(n));
+    }
     if let Some(len) = args.max_queue_len {
         config = config.max_queue_len(len);
     }
