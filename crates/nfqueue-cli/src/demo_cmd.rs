@@ -13,7 +13,7 @@ use linux_nfqueue::{Config, Packet, Queue, Verdict, VerdictAttrs};
 
 use crate::args::DemoArgs;
 use crate::error::CliError;
-use crate::output::{Format, PacketLine, PacketPrinter};
+use crate::output::{Format, PacketLine, PacketPrinter, hook_label};
 use crate::summary::PacketSummary;
 
 /// The queue the demo binds inside its namespace.
@@ -57,7 +57,7 @@ fn judge(packet: Packet<'_>, tally: &Tally, printer: &Mutex<PacketPrinter>) {
     let line = PacketLine {
         id: packet.id(),
         queue: packet.queue(),
-        hook: packet.hook().name(),
+        hook: hook_label(packet.hook()),
         family: packet.family().name(),
         len: payload.len(),
         cap_len: packet.cap_len(),

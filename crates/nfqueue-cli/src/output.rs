@@ -15,6 +15,8 @@
 use std::io::{self, IsTerminal, Write};
 use std::net::IpAddr;
 
+use linux_nfqueue::Hook;
+
 use crate::summary::PacketSummary;
 
 /// Everything one output line shows about a judged packet, independent of the queue API's types.
@@ -72,6 +74,19 @@ const DIM: &str = "\x1b[2m";
 const GREEN: &str = "\x1b[32m";
 const RED: &str = "\x1b[31m";
 const YELLOW: &str = "\x1b[33m";
+
+/// The hook as the output names it: `prerouting|input|forward|output|postrouting|ingress|egress`.
+/// ARP's own hooks (in, out, forward) map to input, output and forward; a number the kernel
+/// may add later is printed as `unknown`.
+pub(crate) fn hook_label(hook: Hook) -> &'static str {
+    match hook {
+        Hook::ArpIn => "input",
+        Hook::ArpOut => "output",
+        Hook::ArpForward => "forward",
+        Hook::Unknown(_) => "unknown",
+        other => other.name(),
+    }
+}
 
 /// Whether colour suits standard output: a terminal, `NO_COLOR` unset or empty, `TERM` not
 /// `dumb`.
@@ -256,6 +271,17 @@ fn json(out: &mut Vec<u8>, line: &PacketLine<'_>) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hook_labels_stay_in_the_contract() {
+        use linux_nfqueue::Family;
+        assert_eq!(hook_label(Hook::from_raw(Family::Arp, 0)), "input");
+        assert_eq!(hook_label(Hook::from_raw(Family::Arp, 1)), "output");
+        assert_eq!(hook_label(Hook::from_raw(Family::Arp, 2)), "forward");
+        assert_eq!(hook_label(Hook::from_raw(Family::Ipv4, 3)), "output");
+        assert_eq!(hook_label(Hook::from_raw(Family::Netdev, 0)), "ingress");
+        assert_eq!(hook_label(Hook::from_raw(Family::Ipv6, 9)), "unknown");
+    }
     use std::net::{Ipv4Addr, Ipv6Addr};
 
     fn udp_line() -> PacketLine<'static> {

@@ -13,7 +13,7 @@ use linux_nfqueue::{
 
 use crate::args::RunArgs;
 use crate::error::CliError;
-use crate::output::{Format, PacketLine, PacketPrinter};
+use crate::output::{Format, PacketLine, PacketPrinter, hook_label};
 use crate::pcap::PcapSink;
 use crate::summary::PacketSummary;
 
@@ -105,7 +105,7 @@ impl Judge {
             let line = PacketLine {
                 id: view.id(),
                 queue: view.queue(),
-                hook: view.hook().name(),
+                hook: hook_label(view.hook()),
                 family: view.family().name(),
                 len: payload.len(),
                 cap_len: view.cap_len(),
