@@ -40,21 +40,7 @@ fn merged_mark_keeps_the_bits_other_rules_set() {
         return;
     };
     // Another piece of software marks the packet with 0xf0 before it reaches the queue.
-    sb.iptables(&[
-        "-t",
-        "mangle",
-        "-A",
-        "OUTPUT",
-        "-p",
-        "udp",
-        "--dport",
-        "9999",
-        "-j",
-        "MARK",
-        "--set-mark",
-        "0xf0",
-    ])
-    .unwrap();
+    sb.mark_udp_output(9999, 0xf0).unwrap();
     sb.install(&QueueRule::new(Chain::Output, 13).udp().dport(9999))
         .unwrap();
     let both = sb

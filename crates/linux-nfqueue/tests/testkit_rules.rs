@@ -134,27 +134,13 @@ fn rule_shapes_load_and_count() {
     );
 }
 
-/// A counting rule with a mark only counts marked packets (marks set with a raw iptables rule).
+/// A counting rule with a mark only counts marked packets (marks set by a mangle MARK rule).
 #[test]
 fn count_rule_with_mark() {
     let Some(sb) = Sandbox::new_or_skip() else {
         return;
     };
-    sb.iptables(&[
-        "-t",
-        "mangle",
-        "-A",
-        "OUTPUT",
-        "-p",
-        "udp",
-        "--dport",
-        "9101",
-        "-j",
-        "MARK",
-        "--set-mark",
-        "0x77",
-    ])
-    .unwrap();
+    sb.mark_udp_output(9101, 0x77).unwrap();
     let marked = sb
         .install_count(&CountRule::new(Chain::Input).udp().mark(0x77))
         .unwrap();

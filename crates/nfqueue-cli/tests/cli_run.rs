@@ -217,21 +217,8 @@ fn json_fields_present_exactly_when_the_kernel_sent_them() {
         return;
     };
     // mangle OUTPUT runs before filter OUTPUT: the packet is queued with mark 7.
-    sb.iptables(&[
-        "-t",
-        "mangle",
-        "-A",
-        "OUTPUT",
-        "-p",
-        "udp",
-        "--dport",
-        &MARKED.to_string(),
-        "-j",
-        "MARK",
-        "--set-mark",
-        "7",
-    ])
-    .expect("add the mangle MARK rule");
+    sb.mark_udp_output(MARKED, 7)
+        .expect("add the mangle MARK rule");
     for port in [PLAIN, MARKED] {
         sb.install(&QueueRule::new(Chain::Output, 110).udp().dport(port))
             .expect("install an OUTPUT queue rule");

@@ -373,6 +373,28 @@ impl Sandbox {
         output(cmd, Some(script))
     }
 
+    /// Marks outgoing IPv4 UDP packets to `dport` with `mark` before any filter rule sees them
+    /// (`iptables -t mangle -A OUTPUT -p udp --dport DPORT -j MARK --set-mark MARK`), the way
+    /// other software on a host marks traffic.
+    pub fn mark_udp_output(&self, dport: u16, mark: u32) -> io::Result<()> {
+        let (port, mark) = (dport.to_string(), format!("{mark:#x}"));
+        self.iptables(&[
+            "-t",
+            "mangle",
+            "-A",
+            "OUTPUT",
+            "-p",
+            "udp",
+            "--dport",
+            &port,
+            "-j",
+            "MARK",
+            "--set-mark",
+            &mark,
+        ])
+        .map(drop)
+    }
+
     /// Writes a sysctl of the sandbox (`key` in dotted form, e.g. `net.ipv4.ip_forward`).
     pub fn set_sysctl(&self, key: &str, value: &str) -> io::Result<()> {
         let path = sysctl_path(key);
